@@ -1,0 +1,64 @@
+# Réactif — the two commands: `make run` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+# The first Python >= 3.12 found (pyenv's 3.13 on our machines).
+PYTHON ?= $(shell for p in python3.13 python3.12 $(HOME)/.pyenv/versions/3.13.0/bin/python python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := python3 scripts/services.py
+PYTEST_ARGS ?=
+
+.PHONY: help run test test-fast lint services services-stop bench bench-quick bench-ingest bench-inbox bench-dashboard messages screenshots clean
+
+help:
+	@echo "make run     - the whole app with demo data (SQLite, no server needed)"
+	@echo "make test    - the whole suite on real PostgreSQL and Redis (started here)"
+	@echo "make lint    - ruff and mypy"
+	@echo "make bench   - benchmarks (see docs/performance.md)"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Réactif needs Python >= 3.12 (python3.12 or python3.13 on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+
+$(VENV)/.runtime: requirements.lock | $(BIN)/python
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	touch $@
+
+$(VENV)/.dev: requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	DEBUG=1 $(BIN)/python manage.py runstack
+
+services:
+	@$(SERVICES) start > var/services.env 2>/dev/null || { mkdir -p var && $(SERVICES) start > var/services.env; }
+	@cat var/services.env
+
+services-stop:
+	$(SERVICES) stop
+
+test: $(VENV)/.dev services
+	source var/services.env && $(BIN)/python manage.py collectstatic --noinput -v0 \
+		&& $(BIN)/pytest $(PYTEST_ARGS)
+
+# Without the browser and stack tests: the quick loop while coding.
+test-fast: $(VENV)/.dev services
+	source var/services.env && $(BIN)/pytest -m "not browser and not stack" $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+	DEBUG=1 $(BIN)/mypy config inbox templates_app
+
+messages: $(VENV)/.dev
+	DEBUG=1 $(BIN)/python manage.py makemessages -l fr -l en --ignore=.venv --ignore=staticfiles
+	DEBUG=1 $(BIN)/python manage.py makemessages -d djangojs -l fr -l en --ignore=.venv --ignore=staticfiles --ignore=static/vendor
+	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/reactif.sqlite3* var/broker var/cache var/celerybeat-schedule* staticfiles

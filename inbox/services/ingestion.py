@@ -1,0 +1,445 @@
+"""Meta's deliveries in: stored raw first, then turned into messages.
+
+`store_delivery` is what the webhook view calls: one INSERT, answered at once.
+`process_delivery` is what the worker (and the sweep) calls: idempotent, so a
+delivery processed twice, or the same event in two deliveries, changes nothing
+the second time (messages are unique on Page + mid, comments on comment id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import meta_events as ev
+from ..models import (
+    Channel,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    ConversationKind,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    Message,
+    Page,
+    SendStatus,
+)
+from . import opportunities
+
+log = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 140
+# Réactif sets the Send API's `metadata` to this prefix + the message id, so
+# that the echo Meta sends back is matched to the row, never a second message.
+METADATA_PREFIX = "reactif:"
+
+
+def store_delivery(*, body: bytes) -> tuple[Delivery, bool]:
+    """Store a signed delivery durably; enqueue its processing on commit.
+
+    Returns (delivery, created). A byte-identical retry from Meta is stored
+    once and not processed again.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        delivery, created = Delivery.objects.get_or_create(body_sha256=digest, defaults={"body": body})
+        if created:
+            from ..tasks import enqueue_process_delivery
+
+            transaction.on_commit(lambda: enqueue_process_delivery(delivery.pk))
+    return delivery, created
+
+
+def process_delivery(*, delivery_id: int) -> bool:
+    """Apply every event of a stored delivery. Returns False when there was
+    nothing to do (already processed, or another worker holds it)."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id, processed_at__isnull=True)
+            .first()
+        )
+        if delivery is None:
+            return False
+        Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+        payload = ev.parse_body(bytes(delivery.body))
+        events = ev.parse_delivery(payload)
+        applied = ignored = 0
+        for event in events:
+            # Each event in its own savepoint: one bad event cannot take the
+            # others of the batch down with it.
+            try:
+                with transaction.atomic():
+                    if apply_event(event, received_at=delivery.received_at):
+                        applied += 1
+                    else:
+                        ignored += 1
+            except IntegrityError:
+                # A concurrent worker stored the same message first.
+                ignored += 1
+        Delivery.objects.filter(pk=delivery.pk).update(
+            processed_at=timezone.now(), event_count=applied, ignored_count=ignored, last_error=""
+        )
+    return True
+
+
+def record_failure(*, delivery_id: int, error: str) -> None:
+    Delivery.objects.filter(pk=delivery_id).update(last_error=error[:5000])
+
+
+# ---------------------------------------------------------------------------
+
+
+def apply_event(event: ev.Event, *, received_at: datetime) -> bool:
+    """Apply one event. Returns False when it was kept but ignored."""
+    if isinstance(event, ev.Unknown):
+        return False
+    page = Page.objects.filter(meta_page_id=event.page_id).first()
+    if page is None:
+        log.info("Ignoring an event for Page %s, which is not connected", event.page_id)
+        return False
+    # Meta's platform timestamp is the truth; only an event that carries none
+    # (documented for deliveries) falls back to when we received it.
+    at = event.timestamp or received_at
+    match event:
+        case ev.MessageEvent():
+            return _apply_message(page, event, at)
+        case ev.PostbackEvent():
+            return _apply_postback(page, event, at)
+        case ev.ReadEvent():
+            return _apply_watermark(page, event.contact_id, "contact_read_up_to", event.watermark or at)
+        case ev.DeliveryEvent():
+            return _apply_watermark(page, event.contact_id, "contact_delivered_up_to", event.watermark or at)
+        case ev.ReactionEvent():
+            return _apply_reaction(page, event, at)
+        case ev.EditEvent():
+            return _apply_edit(page, event.mid, event.text, at)
+        case ev.ReferralEvent():
+            return _apply_referral(page, event, at)
+        case ev.CommentEvent():
+            return _apply_comment(page, event, at)
+    return False
+
+
+def _contact(page: Page, external_id: str, name: str = "") -> Contact:
+    contact, created = Contact.objects.get_or_create(page=page, external_id=external_id, defaults={"name": name})
+    if not created and name and not contact.name:
+        contact.name = name
+        contact.save(update_fields=["name"])
+    if created and not name and external_id != page.meta_page_id:
+        from ..tasks import enqueue_fetch_profile
+
+        transaction.on_commit(lambda: enqueue_fetch_profile(contact.pk))
+    return contact
+
+
+def _private_conversation(page: Page, contact: Contact, *, status: str = ConversationStatus.OPEN) -> Conversation:
+    conversation, _ = Conversation.objects.get_or_create(
+        page=page, contact=contact, kind=ConversationKind.PRIVATE, defaults={"status": status}
+    )
+    return conversation
+
+
+def _existing(page: Page, mid: str) -> Message | None:
+    return Message.objects.filter(page=page, mid=mid).first()
+
+
+def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
+    if event.is_echo:
+        return _apply_echo(page, event, at)
+    existing = _existing(page, event.mid)
+    if existing is not None:
+        if event.is_deleted and existing.removed_at is None:
+            existing.removed_at = at
+            existing.save(update_fields=["removed_at"])
+            return True
+        return False
+    contact = _contact(page, event.contact_id)
+    conversation = _private_conversation(page, contact)
+    message = Message.objects.create(
+        page=page,
+        conversation=conversation,
+        mid=event.mid,
+        direction=Direction.INBOUND,
+        channel=Channel.MESSENGER,
+        timestamp=at,
+        text=event.text,
+        attachments=list(event.attachments),
+        quick_reply_payload=event.quick_reply_payload[:1000],
+        reply_to_mid=event.reply_to_mid,
+        referral=event.referral,
+        removed_at=at if event.is_deleted else None,
+    )
+    message_added(message)
+    return True
+
+
+def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
+    """A message the Page sent: ours (matched by metadata or mid) or from
+    anywhere else (Meta's inbox, another tool), which is a Page reply too."""
+    ours = None
+    if event.metadata.startswith(METADATA_PREFIX):
+        ours = Message.objects.filter(
+            page=page, pk=_int(event.metadata.removeprefix(METADATA_PREFIX)), direction=Direction.OUTBOUND
+        ).first()
+    if ours is None:
+        ours = _existing(page, event.mid)
+    if ours is not None:
+        if ours.mid and ours.mid != event.mid:
+            return False
+        # The echo proves Meta delivered it, even after an ambiguous error, and
+        # carries the platform timestamp the figures must use.
+        unconfirmed = ours.send_status in (SendStatus.QUEUED, SendStatus.SENDING, SendStatus.FAILED)
+        if ours.mid == event.mid and ours.timestamp == at and not unconfirmed:
+            return False
+            return False
+        ours.mid = event.mid
+        ours.timestamp = at
+        if unconfirmed:
+            ours.send_status = SendStatus.SENT
+            ours.sent_at = ours.sent_at or timezone.now()
+            ours.send_error = ""
+        ours.save(update_fields=["mid", "timestamp", "send_status", "sent_at", "send_error"])
+        message_added(ours)
+        return True
+    contact = _contact(page, event.contact_id)
+    conversation = _private_conversation(page, contact)
+    message = Message.objects.create(
+        page=page,
+        conversation=conversation,
+        mid=event.mid,
+        direction=Direction.OUTBOUND,
+        channel=Channel.MESSENGER,
+        timestamp=at,
+        text=event.text,
+        attachments=list(event.attachments),
+        send_status=SendStatus.EXTERNAL,
+        sent_at=at,
+    )
+    message_added(message)
+    return True
+
+
+def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
+    if _existing(page, event.mid) is not None:
+        return False
+    contact = _contact(page, event.contact_id)
+    conversation = _private_conversation(page, contact)
+    message = Message.objects.create(
+        page=page,
+        conversation=conversation,
+        mid=event.mid,
+        direction=Direction.INBOUND,
+        channel=Channel.MESSENGER,
+        timestamp=at,
+        text=event.title,
+        postback_title=event.title[:1000],
+        postback_payload=event.payload[:1000],
+        referral=event.referral,
+    )
+    message_added(message)
+    return True
+
+
+def _apply_watermark(page: Page, contact_id: str, field: str, watermark: datetime) -> bool:
+    conversation = Conversation.objects.filter(
+        page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id
+    ).first()
+    if conversation is None:
+        return False
+    current = getattr(conversation, field)
+    if current is not None and current >= watermark:
+        return False
+    setattr(conversation, field, watermark)
+    conversation.save(update_fields=[field])
+    notify_conversation_changed(conversation)
+    return True
+
+
+def _apply_reaction(page: Page, event: ev.ReactionEvent, at: datetime) -> bool:
+    message = _existing(page, event.mid)
+    if message is None:
+        return False
+    reactions = [r for r in message.reactions if r.get("by") != event.contact_id]
+    if event.action != "unreact":
+        reactions.append({"by": event.contact_id, "reaction": event.reaction, "emoji": event.emoji,
+                          "at": at.isoformat()})
+    if reactions == message.reactions:
+        return False
+    message.reactions = reactions
+    message.save(update_fields=["reactions"])
+    ConversationEvent.objects.create(
+        conversation=message.conversation, kind=f"reaction_{event.action}", at=at,
+        data={"mid": event.mid, "reaction": event.reaction, "emoji": event.emoji},
+    )
+    notify_conversation_changed(message.conversation)
+    return True
+
+
+def _apply_edit(page: Page, mid: str, text: str, at: datetime) -> bool:
+    message = _existing(page, mid)
+    if message is None or message.text == text:
+        return False
+    # An edit changes the text of the message it edits; the old text is kept.
+    message.edit_history = [*message.edit_history, {"text": message.text, "replaced_at": at.isoformat()}]
+    message.text = text
+    message.save(update_fields=["edit_history", "text"])
+    notify_conversation_changed(message.conversation)
+    return True
+
+
+def _apply_referral(page: Page, event: ev.ReferralEvent, at: datetime) -> bool:
+    contact = _contact(page, event.contact_id)
+    # A referral alone (an ad click into an existing thread) asks for no answer.
+    conversation = _private_conversation(page, contact, status=ConversationStatus.DONE)
+    ConversationEvent.objects.create(conversation=conversation, kind="referral", at=at, data=event.referral)
+    return True
+
+
+def _apply_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
+    existing = _existing(page, event.comment_id)
+    if event.verb == "add":
+        if existing is not None:
+            return False
+        return _add_comment(page, event, at)
+    if existing is None:
+        return False
+    if event.verb in ("edited", "edit"):
+        return _apply_edit(page, event.comment_id, event.message, at)
+    if event.verb in ("remove", "delete"):
+        if existing.removed_at is not None:
+            return False
+        existing.removed_at = at
+        existing.save(update_fields=["removed_at"])
+    elif event.verb in ("hide", "unhide"):
+        hidden = event.verb == "hide"
+        if existing.is_hidden == hidden:
+            return False
+        existing.is_hidden = hidden
+        existing.save(update_fields=["is_hidden"])
+    else:
+        return False
+    ConversationEvent.objects.create(
+        conversation=existing.conversation, kind=f"comment_{event.verb}", at=at, data={"comment_id": event.comment_id}
+    )
+    notify_conversation_changed(existing.conversation)
+    return True
+
+
+def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
+    from_page = event.from_id == page.meta_page_id
+    # Facebook threads comments one level deep: a reply's parent is the
+    # top-level comment, which roots the public thread.
+    is_top_level = event.parent_id == event.post_id
+    root_id = event.comment_id if is_top_level else event.parent_id
+    parent = None if is_top_level else _existing(page, event.parent_id)
+    if parent is not None and parent.conversation.kind == ConversationKind.PUBLIC:
+        conversation = parent.conversation
+    else:
+        conversation = Conversation.objects.filter(
+            page=page, kind=ConversationKind.PUBLIC, root_comment_id=root_id
+        ).first()
+    contact = None if from_page else _contact(page, event.from_id, event.from_name)
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            page=page,
+            kind=ConversationKind.PUBLIC,
+            root_comment_id=root_id,
+            post_id=event.post_id,
+            # The top-level commenter is the thread's contact; a reply that
+            # arrives before its parent names its own author until then.
+            contact=contact,
+        )
+    elif contact is not None and (conversation.contact_id is None or (is_top_level and conversation.contact_id != contact.pk)):
+        conversation.contact = contact
+        conversation.save(update_fields=["contact"])
+    # A Page comment sent from Réactif was stored before it went out and got
+    # its id from the Graph API's answer; matched above by mid. Anything else
+    # from the Page is a reply made elsewhere.
+    message = Message.objects.create(
+        page=page,
+        conversation=conversation,
+        mid=event.comment_id,
+        direction=Direction.OUTBOUND if from_page else Direction.INBOUND,
+        channel=Channel.COMMENT,
+        timestamp=at,
+        text=event.message,
+        parent_comment_id=event.parent_id,
+        send_status=SendStatus.EXTERNAL if from_page else "",
+        sent_at=at if from_page else None,
+    )
+    message_added(message)
+    return True
+
+
+# ---------------------------------------------------------------------------
+
+
+def message_added(message: Message) -> None:
+    """Keep the conversation's summary, its ROs and the live views in step
+    with a new (or newly timed) message. Same transaction as the message."""
+    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    fields = ["updated_at"]
+    if message.channel != Channel.NOTE:
+        if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
+            conversation.last_message_at = message.timestamp
+            conversation.preview = (message.text or _attachment_label(message))[:PREVIEW_LENGTH]
+            fields += ["last_message_at", "preview"]
+        if message.is_customer_message:
+            if conversation.last_customer_message_at is None or message.timestamp > conversation.last_customer_message_at:
+                conversation.last_customer_message_at = message.timestamp
+                fields.append("last_customer_message_at")
+            # A customer writing again reopens a finished conversation.
+            if conversation.status in (ConversationStatus.DONE, ConversationStatus.PENDING):
+                conversation.status = ConversationStatus.OPEN
+                fields.append("status")
+        elif message.is_page_reply and (
+            conversation.last_page_reply_at is None or message.timestamp > conversation.last_page_reply_at
+        ):
+            conversation.last_page_reply_at = message.timestamp
+            fields.append("last_page_reply_at")
+    conversation.save(update_fields=fields)
+    if message.channel != Channel.NOTE:
+        opportunities.refresh(conversation=conversation, since=message.timestamp)
+    if message.is_customer_message:
+        from . import away
+
+        away.after_customer_message(message)
+    notify_conversation_changed(conversation)
+
+
+def notify_conversation_changed(conversation: Conversation) -> None:
+    """Bump the live-update versions on commit, so polling clients refresh."""
+    from .. import live
+
+    page_id, conversation_id = conversation.page_id, conversation.pk
+    transaction.on_commit(lambda: live.bump(page_id=page_id, conversation_id=conversation_id))
+
+
+def _attachment_label(message: Message) -> str:
+    if message.attachments:
+        kinds = ", ".join(sorted({a.get("type") or "file" for a in message.attachments}))
+        return f"[{kinds}]"
+    return ""
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def metadata_for(message: Message) -> str:
+    return f"{METADATA_PREFIX}{message.pk}"
+
+
+def app_id() -> str:
+    return settings.META_APP_ID

@@ -1,0 +1,132 @@
+"""Celery tasks: thin, idempotent, ids in (STYLE.md habit 4).
+
+Each task re-fetches by id, returns early when the work is done, and claims
+it with a conditional UPDATE or a skip-locked row lock, so a task delivered
+twice (late acks after a killed worker) or raced by the sweep is harmless.
+The `enqueue_*` helpers are called on commit; if the broker is down they log
+and return, and a beat sweep finds the work again from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from .graph import GraphError
+from .models import Conversation, Delivery, WorkerHeartbeat
+from .services import ingestion, opportunities, sending
+from .services import conversations as conversation_services
+
+log = logging.getLogger(__name__)
+
+# The sweep leaves a fresh delivery to its own task for this long.
+SWEEP_GRACE = timedelta(seconds=20)
+
+
+def _publish(task, *args, countdown: float = 0) -> None:
+    try:
+        task.apply_async(args=args, countdown=countdown or None, retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweep will find it
+        log.warning("Broker unavailable: %s%s left for the sweep", task.name, args, exc_info=True)
+
+
+def enqueue_process_delivery(delivery_id: int) -> None:
+    _publish(process_delivery, delivery_id)
+
+
+def enqueue_send(message_id: int, countdown: float = 0) -> None:
+    _publish(send_message, message_id, countdown=countdown)
+
+
+def enqueue_hide(message_id: int, hidden: bool) -> None:
+    _publish(hide_comment, message_id, hidden)
+
+
+def enqueue_fetch_profile(contact_id: int) -> None:
+    _publish(fetch_profile, contact_id)
+
+
+def enqueue_mark_seen(conversation_id: int) -> None:
+    _publish(mark_seen, conversation_id)
+
+
+@shared_task(acks_late=True)
+def process_delivery(delivery_id: int) -> bool:
+    try:
+        return ingestion.process_delivery(delivery_id=delivery_id)
+    except Exception as exc:
+        ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
+        raise
+
+
+@shared_task
+def sweep_deliveries() -> int:
+    """Re-process any stored delivery that no task finished."""
+    cutoff = timezone.now() - SWEEP_GRACE
+    ids = list(
+        Delivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff, attempts__lt=Delivery.MAX_ATTEMPTS)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for delivery_id in ids:
+        try:
+            ingestion.process_delivery(delivery_id=delivery_id)
+        except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the sweep
+            log.exception("Delivery %s failed again", delivery_id)
+            ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def send_message(message_id: int) -> str:
+    return sending.perform_send(message_id=message_id)
+
+
+@shared_task
+def sweep_outbox() -> tuple[int, int]:
+    return sending.sweep_outbox()
+
+
+@shared_task(acks_late=True)
+def hide_comment(message_id: int, hidden: bool) -> str:
+    return sending.perform_hide(message_id=message_id, hidden=hidden)
+
+
+@shared_task(acks_late=True, autoretry_for=(GraphError,), retry_backoff=30, max_retries=3)
+def fetch_profile(contact_id: int) -> str:
+    return sending.fetch_profile(contact_id=contact_id)
+
+
+@shared_task(acks_late=True)
+def mark_seen(conversation_id: int) -> str:
+    conversation = Conversation.objects.select_related("page", "contact").get(pk=conversation_id)
+    from .graph import GraphClient
+
+    try:
+        GraphClient(conversation.page.access_token).sender_action(
+            conversation.page.meta_page_id, conversation.contact.external_id, "mark_seen"
+        )
+    except GraphError:
+        return "failed"
+    Conversation.objects.filter(pk=conversation_id).update(mark_seen_sent_at=timezone.now())
+    return "seen"
+
+
+@shared_task
+def sweep_deadlines() -> tuple[int, int]:
+    return opportunities.mark_deadlines()
+
+
+@shared_task
+def wake_snoozed() -> int:
+    return conversation_services.wake_snoozed()
+
+
+@shared_task
+def heartbeat() -> None:
+    WorkerHeartbeat.objects.update_or_create(name="worker", defaults={"beat_at": timezone.now()})
+
+

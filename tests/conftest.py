@@ -1,0 +1,142 @@
+"""Shared fixtures. The suite runs against real PostgreSQL and Redis (started
+by `make test` via scripts/services.py); without them it fails, never skips.
+The only mock is at Meta's edge: a local fake Graph API over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from .environment import RUN_ID
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")) or not os.environ.get("REDIS_URL"):
+        raise pytest.UsageError(
+            "The tests need real PostgreSQL and Redis: run `make test`, which starts them "
+            "(or export DATABASE_URL=postgres://… and REDIS_URL=redis://…)."
+        )
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    from django.conf import settings
+
+    # A test database of its own for each run, so concurrent runs never collide.
+    settings.DATABASES["default"]["TEST"]["NAME"] = f"test_reactif_{RUN_ID}"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    yield
+    cache.clear()
+
+
+# --- Meta's edge ------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_graph(settings) -> Iterator:
+    from inbox.fake_graph import FakeGraph, make_server
+
+    graph = FakeGraph()
+    server = make_server(graph, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.META_GRAPH_URL = f"http://127.0.0.1:{server.server_address[1]}/v25.0"
+    settings.META_GRAPH_TIMEOUT = 3
+    try:
+        yield graph
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- Personas: alice (admin), bob (agent of the same Page), charlie (outsider)
+
+
+@pytest.fixture
+def page(db):
+    from inbox.models import Page
+
+    return Page.objects.create(meta_page_id="1042", name="Boulangerie Dupain", access_token="page-token",
+                               timezone="Europe/Paris")
+
+
+@pytest.fixture
+def other_page(db):
+    from inbox.models import Page
+
+    return Page.objects.create(meta_page_id="2084", name="Garage Martin", access_token="other-token")
+
+
+def _user(username: str, first_name: str):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=username, password=f"{username}-password-2026", first_name=first_name,
+        email=f"{username}@example.com",
+    )
+
+
+@pytest.fixture
+def alice(page):
+    from inbox.models import Membership, Role
+
+    user = _user("alice", "Alice")
+    Membership.objects.create(user=user, page=page, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def bob(page):
+    from inbox.models import Membership, Role
+
+    user = _user("bob", "Bob")
+    Membership.objects.create(user=user, page=page, role=Role.AGENT)
+    return user
+
+
+@pytest.fixture
+def charlie(other_page):
+    from inbox.models import Membership, Role
+
+    user = _user("charlie", "Charlie")
+    Membership.objects.create(user=user, page=other_page, role=Role.ADMIN)
+    return user
+
+
+# --- Deliveries ----------------------------------------------------------------
+
+
+def at(text: str) -> datetime:
+    """'2026-11-20 10:00:00' (UTC) → aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def deliver(client, settings):
+    """POST a payload to the webhook as Meta does (signed raw bytes), then
+    process it the way the worker does. Returns the HTTP response."""
+    from inbox import simulation
+    from inbox.models import Delivery
+    from inbox.services import ingestion
+
+    def _deliver(payload: dict, *, process: bool = True):
+        body, signature = simulation.signed(payload, settings.META_APP_SECRET)
+        response = client.post("/webhooks/meta", data=body, content_type="application/json",
+                               HTTP_X_HUB_SIGNATURE_256=signature)
+        assert response.status_code == 200, response.content
+        if process:
+            for delivery_id in Delivery.objects.filter(processed_at__isnull=True).values_list("pk", flat=True):
+                ingestion.process_delivery(delivery_id=delivery_id)
+        return response
+
+    return _deliver
