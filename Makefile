@@ -42,9 +42,13 @@ services:
 services-stop:
 	$(SERVICES) stop
 
-test: $(VENV)/.dev services
-	source var/services.env && $(BIN)/python manage.py collectstatic --noinput -v0 \
-		&& $(BIN)/pytest $(PYTEST_ARGS)
+# Tests run with DEBUG off, so with the production static files manifest.
+staticfiles/staticfiles.json: $(VENV)/.dev $(shell find static -type f)
+	REACTIF_VAR_DIR=var/collect DEBUG=0 SECRET_KEY=collectstatic-only-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+		$(BIN)/python manage.py collectstatic --noinput --clear -v0
+
+test: $(VENV)/.dev services staticfiles/staticfiles.json
+	source var/services.env && $(BIN)/pytest $(PYTEST_ARGS)
 
 # Without the browser and stack tests: the quick loop while coding.
 test-fast: $(VENV)/.dev services

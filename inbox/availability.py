@@ -74,7 +74,7 @@ class AwayPeriod:
             object.__setattr__(self, "until", _as_utc(self.until))
 
     def covers(self, instant: datetime) -> bool:
-        return self.start < instant and (self.until is None or instant < self.until)
+        return self.start <= instant and (self.until is None or instant < self.until)
 
 
 @dataclass(frozen=True)

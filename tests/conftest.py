@@ -140,3 +140,62 @@ def deliver(client, settings):
         return response
 
     return _deliver
+
+
+# --- Browser (Playwright driving Debian's Chromium; never a downloaded browser)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium for the session. Missing Chromium is a failure."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tab(chromium, live_server):
+    """A fresh browser tab (own cookies) on the live server. Any JS error or
+    dialog fails the test: customer text must never run."""
+    context = chromium.new_context(base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris")
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    tab.errors = errors  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+    assert errors == [], f"the page raised or opened a dialog: {errors}"
+
+
+def sign_in(tab, username: str, password: str | None = None) -> None:
+    tab.goto("/accounts/login/")
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", password or f"{username}-password-2026")
+    tab.click("button[type=submit]")
+    tab.wait_for_url(lambda url: "/accounts/login" not in url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_serves_collected_static():
+    """Tests run with DEBUG off and the manifest storage (hashed file names):
+    the live server must serve STATIC_ROOT as collected, not the finders."""
+    import django.contrib.staticfiles.handlers as handlers
+    from django.test.testcases import _StaticFilesHandler
+
+    original = handlers.StaticFilesHandler
+    handlers.StaticFilesHandler = _StaticFilesHandler
+    yield
+    handlers.StaticFilesHandler = original

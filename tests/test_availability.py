@@ -426,15 +426,25 @@ instants = st.one_of(
 
 @st.composite
 def intervals(draw: st.DrawFn) -> OpeningInterval:
-    # On a 30-minute grid half of the time, so that intervals often meet
-    # DST gaps, repeated hours, each other and 24:00.
-    if draw(st.booleans()):
-        start = 30 * draw(st.integers(min_value=0, max_value=47))
-        end = 30 * draw(st.integers(min_value=start // 30 + 1, max_value=48))
-    else:
-        start = draw(st.integers(min_value=0, max_value=1439))
-        end = draw(st.integers(min_value=start + 1, max_value=1440))
-    return OpeningInterval(draw(st.integers(min_value=0, max_value=6)), start, end)
+    # Biased towards the edges where bugs hide: midnight, 24:00 (runs that
+    # carry on into the next day), a 30-minute grid that meets DST gaps and
+    # repeated hours, and Sunday, the day most of ZONES change their clocks.
+    start = draw(
+        st.one_of(
+            st.just(0),
+            st.integers(min_value=0, max_value=47).map(lambda half_hours: 30 * half_hours),
+            st.integers(min_value=0, max_value=1439),
+        )
+    )
+    end = draw(
+        st.one_of(
+            st.just(1440),
+            st.integers(min_value=start // 30 + 1, max_value=48).map(lambda half: 30 * half),
+            st.integers(min_value=start + 1, max_value=1440),
+        )
+    )
+    weekday = draw(st.one_of(st.just(6), st.integers(min_value=0, max_value=6)))
+    return OpeningInterval(weekday, start, end)
 
 
 @st.composite
@@ -479,8 +489,11 @@ def wall_instants(schedule: Schedule, day: date, minute: int) -> list[datetime]:
 def schedules_and_instants(draw: st.DrawFn) -> tuple[Schedule, datetime]:
     """A schedule, and an instant that is often one of its own edges."""
     schedule = draw(schedules)
-    kind = draw(st.sampled_from(["any", "interval edge", "away edge"]))
-    if kind == "interval edge":
+    kind = draw(st.sampled_from(["any", "near a transition", "interval edge", "away edge"]))
+    if kind == "near a transition":
+        seconds = draw(st.integers(min_value=-3 * 3600, max_value=3 * 3600))
+        instant = draw(st.sampled_from(TRANSITIONS)) + timedelta(seconds=seconds)
+    elif kind == "interval edge":
         zone = ZoneInfo(schedule.timezone)
         near = draw(st.sampled_from(TRANSITIONS)).astimezone(zone).date()
         day = near + timedelta(days=draw(st.integers(min_value=-8, max_value=8)))
