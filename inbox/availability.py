@@ -404,7 +404,7 @@ def parse_hours(spec: str) -> tuple[OpeningInterval, ...]:
         if match is None:
             raise ValueError(f"{group!r}: expected days then times, e.g. 'mon-fri 09:00-18:00'")
         weekdays = _parse_days(match["days"], group)
-        times = re.sub(r"\s+", "", match["times"]).replace("–", "-")
+        times = re.sub(r"\s+", "", match["times"]).replace("\N{EN DASH}", "-")
         for piece in times.split(","):
             start, end = _parse_time_range(piece, group)
             intervals += [OpeningInterval(weekday, start, end) for weekday in weekdays]
@@ -416,7 +416,7 @@ def parse_hours(spec: str) -> tuple[OpeningInterval, ...]:
 
 def _parse_days(text: str, group: str) -> list[int]:
     weekdays: list[int] = []
-    for token in re.sub(r"\s+", "", text).replace("–", "-").lower().split(","):
+    for token in re.sub(r"\s+", "", text).replace("\N{EN DASH}", "-").lower().split(","):
         first, separator, last = token.partition("-")
         if first not in _DAY_NAMES or (separator and last not in _DAY_NAMES):
             raise ValueError(
@@ -426,7 +426,9 @@ def _parse_days(text: str, group: str) -> list[int]:
         start = _DAY_NAMES[first]
         end = _DAY_NAMES[last] if separator else start
         if end < start:
-            raise ValueError(f"{group!r}: day range {token!r} runs backwards; weeks start on Monday")
+            raise ValueError(
+                f"{group!r}: day range {token!r} runs backwards; weeks start on Monday"
+            )
         weekdays += [weekday for weekday in range(start, end + 1) if weekday not in weekdays]
     return weekdays
 

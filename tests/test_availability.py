@@ -32,12 +32,17 @@ OFFICE_HOURS = parse_hours("mon-fri 09:00-18:00")
 SPLIT_SHIFTS = parse_hours("mon-fri 09:00-12:00,14:00-18:00")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+def paris(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+    microsecond: int = 0,
+) -> datetime:  # fmt: skip
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=PARIS)
 
 
 # --- Weekly intervals --------------------------------------------------------
@@ -210,6 +215,10 @@ def test_it_starts_an_interval_inside_the_spring_forward_gap_when_the_gap_ends()
 
     ending_in_gap = Schedule(intervals=parse_hours("sun 01:00-02:30"))
     assert ending_in_gap.next_closing(utc(2026, 3, 29, 0, 0)) == utc(2026, 3, 29, 1, 0)
+
+    # 02:00 and 03:00 are the same instant that night: one unbroken opening.
+    around_gap = Schedule(intervals=parse_hours("sun 01:00-02:00,03:00-04:00"))
+    assert around_gap.next_closing(utc(2026, 3, 29, 0, 30)) == utc(2026, 3, 29, 2, 0)
 
 
 def test_it_uses_the_first_occurrence_of_a_repeated_fall_back_time() -> None:
@@ -402,13 +411,14 @@ ZONES = [
 WINDOW_START = utc(2025, 12, 1)
 WINDOW_END = utc(2027, 2, 1)
 # The 2026 transitions of the zones above, where bugs hide.
-TRANSITIONS = [
-    utc(2026, 3, 29, 1), utc(2026, 10, 25, 1),  # Paris
-    utc(2026, 3, 8, 7), utc(2026, 11, 1, 6),  # New York
-    utc(2026, 4, 4, 15), utc(2026, 10, 3, 15),  # Lord Howe
-    utc(2026, 4, 5, 3), utc(2026, 9, 6, 4),  # Santiago
-    utc(2026, 3, 28, 22), utc(2026, 10, 24, 21),  # Beirut
+ZONE_TRANSITIONS = [
+    ("Europe/Paris", utc(2026, 3, 29, 1)), ("Europe/Paris", utc(2026, 10, 25, 1)),
+    ("America/New_York", utc(2026, 3, 8, 7)), ("America/New_York", utc(2026, 11, 1, 6)),
+    ("Australia/Lord_Howe", utc(2026, 4, 4, 15)), ("Australia/Lord_Howe", utc(2026, 10, 3, 15)),
+    ("America/Santiago", utc(2026, 4, 5, 3)), ("America/Santiago", utc(2026, 9, 6, 4)),
+    ("Asia/Beirut", utc(2026, 3, 28, 22)), ("Asia/Beirut", utc(2026, 10, 24, 21)),
 ]  # fmt: skip
+TRANSITIONS = [transition for _, transition in ZONE_TRANSITIONS]
 
 instants = st.one_of(
     st.datetimes(
@@ -497,8 +507,12 @@ def schedules_and_instants(draw: st.DrawFn) -> tuple[Schedule, datetime]:
         zone = ZoneInfo(schedule.timezone)
         near = draw(st.sampled_from(TRANSITIONS)).astimezone(zone).date()
         day = near + timedelta(days=draw(st.integers(min_value=-8, max_value=8)))
-        edges = {0, 1440} | {i.start for i in schedule.intervals} | {i.end for i in schedule.intervals}
-        instant = draw(st.sampled_from(wall_instants(schedule, day, draw(st.sampled_from(sorted(edges))))))
+        edges = (
+            {0, 1440} | {i.start for i in schedule.intervals} | {i.end for i in schedule.intervals}
+        )
+        instant = draw(
+            st.sampled_from(wall_instants(schedule, day, draw(st.sampled_from(sorted(edges)))))
+        )
     elif kind == "away edge" and schedule.away:
         period = draw(st.sampled_from(schedule.away))
         instant = period.until if period.until and draw(st.booleans()) else period.start
@@ -622,3 +636,30 @@ def test_it_agrees_with_the_wall_clock_outside_repeated_hours(
     if local.replace(fold=1 - local.fold).astimezone(UTC) != t:
         return  # a repeated wall time: resolved by first occurrence, see the module
     assert schedule.is_available(t) == wall_clock_available(schedule, t)
+
+
+@PROPERTY_SETTINGS
+@given(
+    zone_and_transition=st.sampled_from(ZONE_TRANSITIONS),
+    day_shift=st.integers(min_value=-1, max_value=1),
+    bounds=st.lists(st.integers(min_value=0, max_value=1440), min_size=2, max_size=2, unique=True),
+    seconds=st.integers(min_value=-4 * 3600, max_value=4 * 3600),
+)
+def test_it_agrees_with_the_wall_clock_around_clock_changes(
+    zone_and_transition: tuple[str, datetime], day_shift: int, bounds: list[int], seconds: int
+) -> None:
+    # One interval on the day of (or around) a clock change, an instant within
+    # hours of it: gaps and their edges get hit every time, unlike above.
+    zone, transition = zone_and_transition
+    day = (transition + timedelta(days=day_shift)).astimezone(ZoneInfo(zone)).date()
+    start, end = sorted(bounds)
+    schedule = Schedule(timezone=zone, intervals=(OpeningInterval(day.weekday(), start, end),))
+    t = transition + timedelta(seconds=seconds)
+    local = t.astimezone(ZoneInfo(zone))
+    if local.replace(fold=1 - local.fold).astimezone(UTC) != t:
+        return  # a repeated wall time: resolved by first occurrence, see the module
+    assert schedule.is_available(t) == wall_clock_available(schedule, t)
+    opening = schedule.next_opening(t)
+    assert opening is not None
+    assert schedule.is_available(opening)
+    assert opening == t or not schedule.is_available(opening - timedelta(microseconds=1))
