@@ -281,6 +281,15 @@ class Message(models.Model):
     send_error_subcode = models.IntegerField(null=True, blank=True)
     send_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The outbox sweep must tell a lost task from a retry waiting out its
+    # backoff, and an attempt cut off mid-call from one still talking to Meta:
+    # `created_at` cannot, once a reply has been retried.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # queued: when its task is due
+    attempt_started_at = models.DateTimeField(null=True, blank=True)  # sending: when the claim happened
+    # Failed after Meta may have acted on it (1/1357046, a read timeout, an
+    # interrupted attempt): never re-sent automatically; its echo still
+    # confirms it, and an agent must confirm before sending it again.
+    maybe_delivered = models.BooleanField(default=False)
 
     # Saved replies (templates_app): where the text came from, how edited.
     saved_reply = models.ForeignKey(
