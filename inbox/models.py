@@ -211,6 +211,13 @@ class Conversation(models.Model):
             models.Index(
                 fields=["snoozed_until"], condition=Q(status="snoozed"), name="conv_snoozed_until"
             ),
+            # Saved replies' public_repeat warning: the public threads under one
+            # post that the Page answered in the last 24 h.
+            models.Index(
+                fields=["page", "post_id", "last_page_reply_at"],
+                condition=Q(kind="public"),
+                name="conv_public_post_replied",
+            ),
         ]
 
     def __str__(self) -> str:
