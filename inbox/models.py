@@ -524,3 +524,47 @@ class WorkerHeartbeat(models.Model):
 
     def age(self) -> timedelta:
         return timezone.now() - self.beat_at
+
+
+class DailyRollup(models.Model):
+    """One Page's response opportunities of one kind opened on one local day,
+    tallied (inbox.tallies) so that 30-day and longer views read one row a day
+    instead of every RO. Kept by the beat (services.rollups); the worker marks
+    a day stale when a late event changes one of its ROs. A row is used only
+    when it is fresh, settled and computed with the Page's current time zone
+    and target; otherwise that day is read from the ROs themselves."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="daily_rollups")
+    kind = models.CharField(max_length=10, choices=ConversationKind.choices)
+    day = models.DateField()
+    # The settings the tally was computed with: a change makes the row unusable
+    # until the beat computes it again.
+    timezone = models.CharField(max_length=64, blank=True)
+    target_seconds = models.PositiveIntegerField(default=0)
+    # The day's [start, end) in UTC (23 or 25 hours on DST days).
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    # {"hours": Tally, "calendar": Tally}: clocks started at the next opening
+    # (as Meta counts) and at the customer's message.
+    tally = models.JSONField(default=dict, blank=True)
+    # Page replies of the day per author: {user id: [replies, unedited saved replies]}.
+    replies = models.JSONField(default=dict, blank=True)
+    stale = models.BooleanField(default=True)
+    # An RO of the day was still open and its count could change until then.
+    settles_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also serves the dashboard: a Page's days of one kind in a range.
+            models.UniqueConstraint(fields=["page", "kind", "day"], name="rollup_unique_page_kind_day"),
+        ]
+        indexes = [
+            # The beat's work list: days marked stale by the worker.
+            models.Index(fields=["day"], condition=Q(stale=True), name="rollup_stale"),
+            # The beat's work list: days whose open ROs have settled since.
+            models.Index(fields=["settles_at"], condition=Q(settles_at__isnull=False), name="rollup_settling"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page} {self.kind} {self.day}"
