@@ -5,7 +5,11 @@ answers 204 with no database query when nothing changed."""
 
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import cache
+
+log = logging.getLogger(__name__)
 
 # Versions only need to outlive a browser's polling interval; a lost version
 # just makes clients refresh once.
@@ -18,16 +22,26 @@ def _key(kind: str, pk: int) -> str:
 
 def bump(*, page_id: int, conversation_id: int | None = None) -> None:
     keys = [_key("page", page_id)] + ([_key("conversation", conversation_id)] if conversation_id else [])
-    for key in keys:
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, TIMEOUT)
+    try:
+        for key in keys:
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, TIMEOUT)
+    except Exception:  # noqa: BLE001 - Redis down: see below
+        # Called on commit: raising here would turn a reply that is saved and
+        # queued into an error page, and the agent would send it twice (chaos
+        # scenario "redis"). Clients just refresh a little later.
+        log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
 
 
 def versions(*, page_ids: list[int], conversation_id: int | None = None) -> dict[str, int]:
     keys = [_key("page", pk) for pk in page_ids]
     if conversation_id:
         keys.append(_key("conversation", conversation_id))
-    found = cache.get_many(keys)
+    try:
+        found = cache.get_many(keys)
+    except Exception:  # noqa: BLE001 - Redis down: polling must not turn into errors
+        log.warning("Live versions unavailable (cache unavailable)", exc_info=True)
+        found = {}
     return {key: int(found.get(key, 0)) for key in keys}
