@@ -81,7 +81,7 @@ class SavedReply(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"/{self.shortcut} – {self.title}"
+        return f"/{self.shortcut} ({self.title})"
 
     @property
     def is_personal(self) -> bool:
