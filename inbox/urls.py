@@ -12,3 +12,25 @@ urlpatterns = [
     path("api/v1/pages/<str:meta_page_id>/responsiveness", api.responsiveness, name="api_responsiveness"),
     path("api/v1/pages/<str:meta_page_id>/conversations", api.conversations, name="api_conversations"),
 ]
+
+# Business hours: a Page's settings (admins) and the away switch (any member).
+from . import hours_views  # noqa: E402
+
+urlpatterns += [
+    path("settings/", hours_views.settings_index, name="settings"),
+    path("pages/<int:page_id>/settings/", hours_views.page_settings_view, name="page_settings"),
+    path("pages/<int:page_id>/settings/general", hours_views.general_update, name="settings_general"),
+    path("pages/<int:page_id>/settings/timezone", hours_views.timezone_update, name="settings_timezone"),
+    path("pages/<int:page_id>/settings/hours/add", hours_views.interval_add, name="interval_add"),
+    path("pages/<int:page_id>/settings/hours/<int:interval_id>/remove", hours_views.interval_remove,
+         name="interval_remove"),
+    path("pages/<int:page_id>/settings/hours/copy", hours_views.day_copy, name="day_copy"),
+    path("pages/<int:page_id>/settings/closures/add", hours_views.closure_add, name="closure_add"),
+    path("pages/<int:page_id>/settings/closures/<int:closure_id>/remove", hours_views.closure_remove,
+         name="closure_remove"),
+    path("pages/<int:page_id>/settings/closures/holidays", hours_views.holidays_add, name="holidays_add"),
+    path("pages/<int:page_id>/settings/away-messages/<str:language>", hours_views.away_message_save,
+         name="away_message_save"),
+    path("pages/<int:page_id>/away", hours_views.away_switch, name="away_switch"),
+    path("hours/header", hours_views.inbox_header, name="hours_header"),
+]
