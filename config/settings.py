@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "inbox.tasks.sweep_deliveries", "schedule": 30.0},
     # Marks at-risk and missed response opportunities within 5 s of the moment.
     "sweep-deadlines": {"task": "inbox.tasks.sweep_deadlines", "schedule": 2.0},
+    # Keeps the daily rollups that 30-day views read (services/rollups.py).
+    "refresh-rollups": {"task": "inbox.tasks.refresh_rollups", "schedule": 60.0},
     # Re-sends outbound messages whose task was lost before it claimed them.
     "sweep-outbox": {"task": "inbox.tasks.sweep_outbox", "schedule": 60.0},
     # Brings snoozed conversations back to the queue.

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import responsiveness as rules
@@ -126,33 +125,11 @@ def thread(conversation: Conversation) -> list[Message]:
 # Responsiveness
 
 
-def _as_rule(ro: ResponseOpportunity) -> rules.Opportunity:
-    return rules.Opportunity(
-        opened_by=str(ro.opened_by_id),
-        opened_at=ro.opened_at,
-        clock_start=ro.clock_start,
-        closed_by=None if ro.closed_by_id is None else str(ro.closed_by_id),
-        closed_at=ro.closed_at,
-        starts_conversation=ro.starts_conversation,
-    )
-
-
-def window_opportunities(
-    *, page: Page, kind: str, days: int, now: datetime, responder: Any = None
-) -> list[ResponseOpportunity]:
-    qs = ResponseOpportunity.objects.filter(
-        page=page, kind=kind, opened_at__gt=now - timedelta(days=days), opened_at__lte=now
-    ).only(
-        "opened_by_id", "opened_at", "clock_start", "closed_by_id", "closed_at", "starts_conversation",
-        "response_seconds", "status", "responder_id", "conversation_id", "due_at",
-    )
-    if responder is not None:
-        qs = qs.filter(responder=responder)
-    return list(qs)
-
-
 @dataclass
 class ResponsivenessReport:
+    """CONTRACT.md's responsiveness object: DOMAIN.md's figures under the
+    same keys, for one Page, one kind and one window."""
+
     page: Page
     kind: str
     days: int
@@ -160,7 +137,8 @@ class ResponsivenessReport:
     target_share: Fraction
     computed_at: datetime
     figures: rules.Figures
-    opportunities: list[ResponseOpportunity] = field(default_factory=list)
+    # The same figures with every clock started at the customer's message.
+    calendar: rules.Figures | None = None
 
     def as_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -174,6 +152,7 @@ class ResponsivenessReport:
             "computed_at": self.computed_at.isoformat(),
         }
         for name, value in asdict(self.figures).items():
+            # Fractions leave as floats only here: the maths stayed exact.
             data[name] = float(value) if isinstance(value, Fraction) else value
         return data
 
@@ -181,19 +160,21 @@ class ResponsivenessReport:
 def responsiveness_report(
     *, page: Page, kind: str, days: int, now: datetime | None = None, responder: Any = None
 ) -> ResponsivenessReport:
-    now = now or timezone.now()
-    target = page.target_seconds(kind)
-    share = Fraction(page.target_share_permille, 1000)
-    ros = window_opportunities(page=page, kind=kind, days=days, now=now, responder=responder)
-    figures = rules.compute_figures(
-        [_as_rule(ro) for ro in ros],
-        now=now,
-        window=timedelta(days=days),
-        target_seconds=target,
-        target_share=share,
-        at_risk_seconds=page.at_risk_seconds,
-    )
+    """The window's figures, from daily rollups and the ROs at its edges
+    (inbox.dashboard); `responder` narrows them to the ROs that user closed
+    (Meta's figures, which are about the Page, are then null)."""
+    from . import dashboard, tallies
+
+    win = dashboard.window(page=page, kind=kind, days=days, now=now)
+    figures, calendar = win.figures, win.calendar
+    if responder is not None:
+        def by(tally: tallies.Tally) -> rules.Figures:
+            mine = tallies.Tally()
+            mine.add(tally.responders.get(responder.pk, tallies.Tally()))
+            return tallies.figures(mine, target_share=win.target_share, resolve_bucket=lambda s, n: 0)
+
+        figures, calendar = by(win.tally.hours), by(win.tally.calendar)
     return ResponsivenessReport(
-        page=page, kind=kind, days=days, target_seconds=target, target_share=share,
-        computed_at=now, figures=figures, opportunities=ros,
+        page=page, kind=kind, days=days, target_seconds=win.target_seconds, target_share=win.target_share,
+        computed_at=win.now, figures=figures, calendar=calendar,
     )

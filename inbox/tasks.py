@@ -121,6 +121,14 @@ def sweep_deadlines() -> tuple[int, int]:
 
 
 @shared_task
+def refresh_rollups() -> int:
+    """Daily rollups: days that ended, and days the worker marked stale."""
+    from .services import rollups
+
+    return rollups.refresh_due()
+
+
+@shared_task
 def wake_snoozed() -> int:
     return conversation_services.wake_snoozed()
 

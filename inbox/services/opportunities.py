@@ -2,9 +2,10 @@
 
 The rules live in the pure module inbox.responsiveness; this module feeds it a
 conversation's messages and stores what it returns, so that a window's figures
-are a bounded query over ResponseOpportunity rows. The worker's incremental
-path (`refresh`) and `rebuild` share the same rules, and a property test holds
-them equal whatever order events arrive in.
+are a bounded query over ResponseOpportunity rows (and DailyRollup rows, see
+services.rollups). The worker's incremental path (`refresh`) and `rebuild`
+share the same rules, and tests/test_rebuild_property.py holds them equal
+whatever order events arrive in.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Min, Q, Value
 from django.utils import timezone
 
 from .. import responsiveness as rules
 from ..models import (
     Channel,
     Conversation,
-    ConversationKind,
+    ConversationEvent,
     Direction,
     Message,
     Page,
@@ -28,15 +29,25 @@ from ..models import (
     ResponseOpportunityStatus,
     SendStatus,
 )
-from . import hours
+from . import hours, rollups
 
 # Messages that take part in responsiveness: customer messages, Page replies
-# (sent or seen as echoes) and automatic ones (they end Meta's 24 h silence).
+# (sent or seen as echoes) and automatic ones (they end Meta's 24 h silence,
+# whatever became of their sending: the rule is about messages, and a status
+# change of an away message never triggers a recomputation, so counting it
+# from the start keeps the worker and `rebuild` in agreement).
 _RELEVANT = ~Q(channel=Channel.NOTE) & (
     Q(direction=Direction.INBOUND)
     | Q(send_status__in=[SendStatus.SENT, SendStatus.EXTERNAL])
     | Q(is_automatic=True)
 )
+_EVENT_FIELDS = ("pk", "timestamp", "direction", "channel", "is_automatic", "send_status", "author_id")
+
+# Fields of a stored RO that a tally (and so a DailyRollup) depends on.
+_TALLIED = ("opened_at", "clock_start", "closed_at", "starts_conversation", "responder_id")
+
+# The deadline sweep handles this many ROs per statement, and loops.
+SWEEP_BATCH = 500
 
 
 def event_for(message: Message) -> rules.ThreadEvent | None:
@@ -64,7 +75,9 @@ def _as_rule(ro: ResponseOpportunity) -> rules.Opportunity:
     )
 
 
-def _clock_start_keeping_history(page: Page, stored: Iterable[ResponseOpportunity]) -> Callable[[datetime], datetime]:
+def _clock_start_keeping_history(
+    page: Page, stored: Iterable[ResponseOpportunity]
+) -> Callable[[datetime], datetime]:
     """Business hours decide the clock start of new ROs only: an RO already
     stored keeps the clock start it was given (changing the hours does not
     rewrite history; the settings page says so)."""
@@ -82,8 +95,20 @@ def refresh(*, conversation: Conversation, since: datetime, now: datetime | None
 
     Runs inside the caller's transaction with the conversation row locked
     (select_for_update), so two workers never recompute one thread at once.
+    Reads only the ROs from the one containing `since` on, and the messages
+    from 24 h before that (Meta's silence rule): bounded by the thread's
+    recent history, never the whole of it.
     """
     page = conversation.page
+    now = now or timezone.now()
+    # A reply that closed an RO and is gone (a duplicate row deleted when our
+    # own comment's id came back) left that RO closed by nothing: recompute
+    # from its opening. Rare; the conversation's ROs are few.
+    orphaned = ResponseOpportunity.objects.filter(
+        conversation=conversation, closed_at__isnull=False, closed_by__isnull=True
+    ).aggregate(first=Min("opened_at"))["first"]
+    if orphaned is not None:
+        since = min(since, orphaned)
     # The RO that may contain `since`, and every one opened after it.
     previous = (
         ResponseOpportunity.objects.filter(conversation=conversation, opened_at__lte=since)
@@ -96,38 +121,52 @@ def refresh(*, conversation: Conversation, since: datetime, now: datetime | None
     resume_at = rules.resume_point([_as_rule(ro) for ro in stored], since)
     messages = Message.objects.filter(
         _RELEVANT, conversation=conversation, timestamp__gt=resume_at - rules.CONVERSATION_SILENCE
-    ).only("pk", "timestamp", "direction", "channel", "is_automatic", "send_status", "author_id")
-    _store(
+    ).only(*_EVENT_FIELDS)
+    touched = _store(
         conversation=conversation,
         page=page,
         messages=list(messages),
         stored=[ro for ro in stored if ro.opened_at >= resume_at],
         resume_at=resume_at,
-        now=now or timezone.now(),
+        now=now,
         clock_start=_clock_start_keeping_history(page, stored),
     )
+    # The day of the event itself: a late reply changes its author's count of
+    # replies that day even when it closes nothing.
+    touched.add(since)
+    rollups.mark_stale(page=page, kind=conversation.kind, instants=touched, now=now)
 
 
 def rebuild(*, page: Page | None = None, now: datetime | None = None) -> int:
-    """Recompute every RO from the stored messages (`rebuild_responsiveness`)."""
-    conversations = Conversation.objects.select_related("page").order_by("pk")
+    """Recompute every RO from the stored messages (`rebuild_responsiveness`),
+    then every daily rollup of the Pages concerned. Returns the number of
+    conversations."""
+    now = now or timezone.now()
+    conversations = Conversation.objects.order_by("pk")
     if page is not None:
         conversations = conversations.filter(page=page)
     count = 0
     for conversation_id in conversations.values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().select_related("page").get(pk=conversation_id)
+            conversation = (
+                Conversation.objects.select_for_update().select_related("page").get(pk=conversation_id)
+            )
             stored = list(ResponseOpportunity.objects.filter(conversation=conversation))
             _store(
                 conversation=conversation,
                 page=conversation.page,
-                messages=list(Message.objects.filter(_RELEVANT, conversation=conversation)),
+                messages=list(
+                    Message.objects.filter(_RELEVANT, conversation=conversation).only(*_EVENT_FIELDS)
+                ),
                 stored=stored,
                 resume_at=None,
-                now=now or timezone.now(),
+                now=now,
                 clock_start=_clock_start_keeping_history(conversation.page, stored),
             )
         count += 1
+    pages = [page] if page is not None else list(Page.objects.all())
+    for one in pages:
+        rollups.rebuild(page=one, now=now)
     return count
 
 
@@ -140,7 +179,10 @@ def _store(
     resume_at: datetime | None,
     now: datetime,
     clock_start: Callable[[datetime], datetime],
-) -> None:
+) -> set[datetime]:
+    """Write the ROs computed from `messages` over the `stored` ones (those
+    opened at or after `resume_at`). Returns the openings of the ROs whose
+    tallied facts changed, old and new: their days' rollups are stale."""
     by_pk = {m.pk: m for m in messages}
     events = [e for e in (event_for(m) for m in messages) if e is not None]
     computed = rules.compute_opportunities(events, clock_start)
@@ -148,11 +190,11 @@ def _store(
         computed = [ro for ro in computed if ro.opened_at >= resume_at]
     target = page.target_seconds(conversation.kind)
     existing = {ro.opened_by_id: ro for ro in stored}
+    touched: set[datetime] = set()
     seen: set[int] = set()
     for ro in computed:
         opened_by = int(ro.opened_by)
         closed_by = None if ro.closed_by is None else int(ro.closed_by)
-        response = ro.response_time()
         values = {
             "opened_at": ro.opened_at,
             "clock_start": ro.clock_start,
@@ -161,9 +203,9 @@ def _store(
             "closed_by_id": closed_by,
             "closed_at": ro.closed_at,
             # Whole seconds, rounded down: what the figures and the UI show.
-            "response_seconds": None if response is None else int(response.total_seconds()),
+            "response_seconds": ro.response_seconds(),
             "responder_id": None if closed_by is None else by_pk[closed_by].author_id,
-            "status": ro.status(now, target),
+            "status": _status(ro, current=existing.get(opened_by), now=now, target=target),
             "starts_conversation": ro.starts_conversation,
         }
         seen.add(opened_by)
@@ -172,19 +214,38 @@ def _store(
             ResponseOpportunity.objects.create(
                 page=page, conversation=conversation, kind=conversation.kind, opened_by_id=opened_by, **values
             )
+            touched.add(ro.opened_at)
             continue
         changed = [name for name, value in values.items() if getattr(current, name) != value]
+        if any(name in _TALLIED for name in changed):
+            touched.update((current.opened_at, ro.opened_at))
         if changed:
             for name in changed:
                 setattr(current, name, values[name])
             current.save(update_fields=changed)
     gone = [pk for pk in existing if pk not in seen]
     if gone:
+        touched.update(existing[pk].opened_at for pk in gone)
         ResponseOpportunity.objects.filter(conversation=conversation, opened_by_id__in=gone).delete()
-    _update_due(conversation, page)
+    _update_due(conversation)
+    return touched
 
 
-def _update_due(conversation: Conversation, page: Page) -> None:
+def _status(
+    ro: rules.Opportunity, *, current: ResponseOpportunity | None, now: datetime, target: int
+) -> str:
+    """The stored status. An open RO stays `pending` until the deadline sweep
+    marks it missed, so that the miss is recorded there, once (its event);
+    one the sweep already marked stays missed."""
+    if ro.closed_at is not None:
+        return ro.status(now, target)
+    if current is not None and current.status == ResponseOpportunityStatus.MISSED:
+        return ResponseOpportunityStatus.MISSED
+    return ResponseOpportunityStatus.PENDING
+
+
+def _update_due(conversation: Conversation) -> None:
+    """The queue's order: the open RO's deadline, on the conversation row."""
     open_ro = (
         ResponseOpportunity.objects.filter(conversation=conversation, closed_at__isnull=True)
         .order_by("-opened_at")
@@ -204,38 +265,72 @@ def _update_due(conversation: Conversation, page: Page) -> None:
 
 
 def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
-    """Mark pending ROs at risk and missed. Each mark is a conditional UPDATE
-    (`…__isnull=True`), so it is recorded once whatever the number of workers
-    or beats. Returns (newly at risk, newly missed)."""
+    """Mark pending ROs at risk, then missed. Returns (newly at risk, newly missed).
+
+    Each RO is claimed with `select_for_update(skip_locked=True)` and marked
+    by an UPDATE conditioned on the mark still being unset, so a deadline is
+    recorded once — one `deadline_missed` event in its conversation — however
+    many beats or workers sweep at the same time. The rows form the partial
+    index `ro_pending_due`, so a sweep costs what is due, not what is stored.
+    """
     now = now or timezone.now()
-    missed_ids = list(
-        ResponseOpportunity.objects.filter(status=ResponseOpportunityStatus.PENDING, due_at__lt=now)
-        .values_list("pk", flat=True)[:1000]
+    at_risk = missed = 0
+    pages: set[int] = set()
+    longest_warning = max(Page.objects.values_list("at_risk_seconds", flat=True), default=0)
+    # "At risk" = pending with at most the Page's warning time left (DOMAIN.md),
+    # so the due instant itself is still at risk.
+    warning_ends = ExpressionWrapper(
+        Value(now) + F("page__at_risk_seconds") * Value(timedelta(seconds=1)), output_field=DateTimeField()
     )
-    missed = 0
-    if missed_ids:
-        missed = ResponseOpportunity.objects.filter(
-            pk__in=missed_ids, status=ResponseOpportunityStatus.PENDING, closed_at__isnull=True
-        ).update(status=ResponseOpportunityStatus.MISSED, missed_marked_at=now)
-    at_risk = 0
-    for page_id, at_risk_seconds in Page.objects.values_list("pk", "at_risk_seconds"):
-        at_risk += ResponseOpportunity.objects.filter(
-            page_id=page_id,
-            status=ResponseOpportunityStatus.PENDING,
-            at_risk_marked_at__isnull=True,
-            due_at__lte=now + timedelta(seconds=at_risk_seconds),
-        ).update(at_risk_marked_at=now)
-    if missed or at_risk:
+    while True:
+        with transaction.atomic():
+            rows = list(
+                ResponseOpportunity.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(
+                    status=ResponseOpportunityStatus.PENDING,
+                    at_risk_marked_at__isnull=True,
+                    # The constant bound lets PostgreSQL use `ro_pending_due`.
+                    due_at__lte=now + timedelta(seconds=longest_warning),
+                )
+                .filter(due_at__lte=warning_ends)
+                .only("pk", "page_id")
+                .order_by("due_at")[:SWEEP_BATCH]
+            )
+            if rows:
+                at_risk += ResponseOpportunity.objects.filter(
+                    pk__in=[ro.pk for ro in rows], at_risk_marked_at__isnull=True
+                ).update(at_risk_marked_at=now)
+                pages.update(ro.page_id for ro in rows)
+        if len(rows) < SWEEP_BATCH:
+            break
+    while True:
+        with transaction.atomic():
+            # Missed: still open strictly after the due instant.
+            rows = list(
+                ResponseOpportunity.objects.select_for_update(skip_locked=True)
+                .filter(status=ResponseOpportunityStatus.PENDING, due_at__lt=now)
+                .only("pk", "page_id", "conversation_id", "due_at")
+                .order_by("due_at")[:SWEEP_BATCH]
+            )
+            if rows:
+                missed += ResponseOpportunity.objects.filter(
+                    pk__in=[ro.pk for ro in rows], status=ResponseOpportunityStatus.PENDING
+                ).update(status=ResponseOpportunityStatus.MISSED, missed_marked_at=now)
+                ConversationEvent.objects.bulk_create(
+                    ConversationEvent(
+                        conversation_id=ro.conversation_id,
+                        kind="deadline_missed",
+                        at=ro.due_at,
+                        data={"opportunity": ro.pk},
+                    )
+                    for ro in rows
+                )
+                pages.update(ro.page_id for ro in rows)
+        if len(rows) < SWEEP_BATCH:
+            break
+    if pages:
         from .. import live
 
-        for page_id in set(
-            ResponseOpportunity.objects.filter(
-                Q(missed_marked_at=now) | Q(at_risk_marked_at=now)
-            ).values_list("page_id", flat=True)
-        ):
+        for page_id in pages:
             transaction.on_commit(lambda page_id=page_id: live.bump(page_id=page_id))
     return at_risk, missed
-
-
-def kinds() -> tuple[str, str]:
-    return (ConversationKind.PRIVATE, ConversationKind.PUBLIC)

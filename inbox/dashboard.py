@@ -1,0 +1,457 @@
+"""Reads for the responsiveness dashboard, the API's figures and the SLA banner.
+
+Every figure comes from tallies (inbox.tallies): a window (now - N days, now]
+is cut into the Page's local days; the days that are wholly inside it and
+have a usable DailyRollup are read from it, the rest (today, the window's
+first partial day, a day marked stale) from the ResponseOpportunity rows of
+just those ranges, on the index `ro_page_kind_window`. So a 30-day view costs
+about 30 small rows plus one or two days of ROs, whatever the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.utils import timezone
+
+from . import responsiveness as rules
+from . import tallies
+from .access import pages_for
+from .models import (
+    Channel,
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    DailyRollup,
+    Direction,
+    Membership,
+    Message,
+    Page,
+    ResponseOpportunity,
+    SendStatus,
+)
+from .services.rollups import day_bounds, local_day
+
+MICROSECOND = timedelta(microseconds=1)
+# The window lengths the dashboard offers (DOMAIN.md's is 7 days by default).
+WINDOW_CHOICES = (1, 7, 30)
+# The trend and the heatmap cover four whole weeks: every hour of the week
+# then appears exactly four times, so no hour looks busier than it is.
+HISTORY_DAYS = 28
+# Meta refuses any reply 7 days after the customer's last message: a miss
+# older than that is history, not something the banner can ask anyone to do.
+REPLY_LIMIT = timedelta(days=7)
+RECENT_MISSES = 20
+DEPARTURES_SHOWN = 3
+
+_RO_FIELDS = ("opened_at", "clock_start", "closed_at", "starts_conversation", "responder_id")
+
+
+@dataclass
+class DayTally:
+    """One day's (or one range's) tallies: clocks started at the next opening
+    (`hours`, as Meta counts) and at the customer's message (`calendar`), and
+    each agent's replies: {user id: [replies, unedited saved replies]}."""
+
+    hours: tallies.Tally = field(default_factory=tallies.Tally)
+    calendar: tallies.Tally = field(default_factory=tallies.Tally)
+    replies: dict[int, list[int]] = field(default_factory=dict)
+    # The latest instant at which an open RO of these could still change them.
+    settles_at: datetime | None = None
+
+    def add(self, other: DayTally) -> None:
+        self.hours.add(other.hours)
+        self.calendar.add(other.calendar)
+        for pk, (count, unedited) in other.replies.items():
+            mine = self.replies.setdefault(pk, [0, 0])
+            mine[0] += count
+            mine[1] += unedited
+        if other.settles_at and (self.settles_at is None or other.settles_at > self.settles_at):
+            self.settles_at = other.settles_at
+
+    @classmethod
+    def from_rollup(cls, row: DailyRollup) -> DayTally:
+        return cls(
+            hours=tallies.Tally.from_json(row.tally.get("hours", {})),
+            calendar=tallies.Tally.from_json(row.tally.get("calendar", {})),
+            replies={int(pk): list(counts) for pk, counts in row.replies.items()},
+        )
+
+
+def _ranges_q(field_name: str, ranges: Iterable[tuple[datetime, datetime]]) -> Q:
+    q = Q()
+    for start, end in ranges:
+        q |= Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+    return q
+
+
+def raw_tallies(
+    *, page: Page, kind: str, ranges: list[tuple[datetime, datetime]], now: datetime
+) -> dict[date, DayTally]:
+    """Tallies, per local day, of the ROs opened in `ranges` ([start, end)
+    each) and of the replies sent then, read from the rows themselves."""
+    ranges = [(start, end) for start, end in ranges if start < end]
+    if not ranges:
+        return {}
+    zone = ZoneInfo(page.timezone)
+    target = page.target_seconds(kind)
+    out: dict[date, DayTally] = {}
+    rows = (
+        ResponseOpportunity.objects.filter(page=page, kind=kind)
+        .filter(_ranges_q("opened_at", ranges))
+        .values_list(*_RO_FIELDS)
+    )
+    for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
+        local = opened_at.astimezone(zone)
+        facts = tallies.Facts(
+            opened_at=opened_at,
+            clock_start=clock_start,
+            closed_at=closed_at,
+            starts_conversation=starts_conversation,
+            responder_id=responder_id,
+            hour_of_week=local.weekday() * 24 + local.hour,
+        )
+        day = out.setdefault(local_day(page.timezone, opened_at), DayTally())
+        for tally, calendar in ((day.hours, False), (day.calendar, True)):
+            tallies.add_opportunity(
+                tally, facts, now=now, target_seconds=target,
+                at_risk_seconds=page.at_risk_seconds, calendar=calendar,
+            )
+        settles = tallies.settles_at(facts, target_seconds=target)
+        if settles and (day.settles_at is None or settles > day.settles_at):
+            day.settles_at = settles
+    replies = (
+        _replies(page=page, kind=kind)
+        .filter(_ranges_q("timestamp", ranges))
+        .values_list("author_id", "timestamp", "is_unedited_saved_reply")
+    )
+    for author_id, at, unedited in replies:
+        counts = out.setdefault(local_day(page.timezone, at), DayTally()).replies.setdefault(author_id, [0, 0])
+        counts[0] += 1
+        counts[1] += unedited
+    return out
+
+
+def _replies(*, page: Page, kind: str) -> QuerySet[Message]:
+    """The Page's replies written by its members in Réactif, of one kind
+    (a private reply to a comment belongs to the public thread)."""
+    return Message.objects.filter(
+        page=page,
+        # Served by `msg_author_recent_out` (author, timestamp; outbound).
+        author_id__in=Membership.objects.filter(page=page).values("user_id"),
+        direction=Direction.OUTBOUND,
+        is_automatic=False,
+        send_status__in=[SendStatus.SENT, SendStatus.EXTERNAL],
+        conversation__kind=kind,
+    ).exclude(channel=Channel.NOTE)
+
+
+def day_tallies(
+    *, page: Page, kind: str, start: datetime, end: datetime, now: datetime
+) -> dict[date, DayTally]:
+    """Tallies per local day of the ROs opened in [start, end): rollups for
+    whole days that have a usable one, the ROs themselves for the rest."""
+    tz = page.timezone
+    first, last = local_day(tz, start), local_day(tz, end - MICROSECOND)
+    usable = {
+        row.day: row
+        for row in DailyRollup.objects.filter(
+            page=page, kind=kind, day__gte=first, day__lte=last, stale=False,
+            settles_at__isnull=True, timezone=tz, target_seconds=page.target_seconds(kind),
+        ).only("day", "tally", "replies")
+    }
+    out: dict[date, DayTally] = {}
+    raw: list[tuple[datetime, datetime]] = []
+    day = first
+    while day <= last:
+        day_start, day_end = day_bounds(tz, day)
+        if day in usable and start <= day_start and day_end <= end:
+            out[day] = DayTally.from_rollup(usable[day])
+        else:
+            piece = (max(start, day_start), min(end, day_end))
+            if raw and raw[-1][1] == piece[0]:
+                raw[-1] = (raw[-1][0], piece[1])
+            else:
+                raw.append(piece)
+        day += timedelta(days=1)
+    for day, tally in raw_tallies(page=page, kind=kind, ranges=raw, now=now).items():
+        out.setdefault(day, DayTally()).add(tally)
+    return out
+
+
+def _bucket_resolver(
+    *, page: Page, kind: str, start: datetime, end: datetime, calendar: bool
+) -> tallies.BucketResolver:
+    """Exact times of one second's bucket of answered conversation starts:
+    the few ROs whose time falls in that second, when Meta's "fastest 90 %"
+    cut falls among them."""
+    clock = "opened_at" if calendar else "clock_start"
+
+    def resolve(second: int, how_many: int) -> int:
+        rows = ResponseOpportunity.objects.filter(
+            page=page, kind=kind, opened_at__gte=start, opened_at__lt=end,
+            starts_conversation=True, closed_at__isnull=False,
+            closed_at__lt=F(clock) + timedelta(seconds=second + 1),
+        )
+        if second:
+            rows = rows.filter(closed_at__gte=F(clock) + timedelta(seconds=second))
+        values = sorted(
+            max(0, (closed_at - clock_start) // MICROSECOND)
+            for closed_at, clock_start in rows.values_list("closed_at", clock)
+        )
+        return sum(value for value in values[:how_many] if value <= tallies.DAY_MICROSECONDS)
+
+    return resolve
+
+
+# ---------------------------------------------------------------------------
+# A window's figures
+
+
+@dataclass
+class Window:
+    """DOMAIN.md's figures for one Page, one kind, the window (now - days, now]."""
+
+    page: Page
+    kind: str
+    days: int
+    now: datetime
+    target_seconds: int
+    target_share: Fraction
+    tally: DayTally
+    figures: rules.Figures  # in opening hours, as Meta counts (the default)
+    calendar: rules.Figures  # clocks started at the customer's message
+
+    @property
+    def start(self) -> datetime:
+        return self.now - timedelta(days=self.days)
+
+    @property
+    def standing(self) -> str:
+        """kept / at_risk / lost, or none before any decided RO.
+
+        At risk: still at or above the target, but the misses it can still
+        afford are fewer than the customers waiting now (or none at all).
+        """
+        figures = self.figures
+        if figures.target_met is None:
+            return "none"
+        if not figures.target_met:
+            return "lost"
+        budget = figures.miss_budget if figures.miss_budget is not None else figures.opportunities
+        return "at_risk" if budget < max(1, figures.pending) else "kept"
+
+
+def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> Window:
+    now = now or timezone.now()
+    # (now - days, now] as a half-open range of microseconds.
+    start, end = now - timedelta(days=days) + MICROSECOND, now + MICROSECOND
+    total = DayTally()
+    for tally in day_tallies(page=page, kind=kind, start=start, end=end, now=now).values():
+        total.add(tally)
+    share = Fraction(page.target_share_permille, 1000)
+
+    def figures(tally: tallies.Tally, calendar: bool) -> rules.Figures:
+        resolver = _bucket_resolver(page=page, kind=kind, start=start, end=end, calendar=calendar)
+        return tallies.figures(tally, target_share=share, resolve_bucket=resolver)
+
+    return Window(
+        page=page, kind=kind, days=days, now=now, target_seconds=page.target_seconds(kind),
+        target_share=share, tally=total,
+        figures=figures(total.hours, False), calendar=figures(total.calendar, True),
+    )
+
+
+def _missed(*, target_seconds: int, now: datetime) -> Q:
+    """DOMAIN.md's "missed", in SQL: closed late, or still open strictly after
+    clock start + target. Exact, and independent of the stored status."""
+    target = timedelta(seconds=target_seconds)
+    return Q(closed_at__isnull=False, closed_at__gt=F("clock_start") + target) | Q(
+        closed_at__isnull=True, clock_start__lt=now - target
+    )
+
+
+def _window_ros(win: Window) -> QuerySet[ResponseOpportunity]:
+    return ResponseOpportunity.objects.filter(
+        page=win.page, kind=win.kind, opened_at__gt=win.start, opened_at__lte=win.now
+    )
+
+
+def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[ResponseOpportunity]:
+    """The window's latest misses, newest first, with what the list shows.
+    Walks `ro_page_kind_window` backwards and stops after `limit`."""
+    return list(
+        _window_ros(win)
+        .filter(_missed(target_seconds=win.target_seconds, now=win.now))
+        .select_related("conversation__contact", "responder")
+        .order_by("-opened_at")[:limit]
+    )
+
+
+@dataclass
+class Departure:
+    opened_at: datetime
+    leaves_at: datetime
+
+
+def departures(win: Window, *, limit: int = DEPARTURES_SHOWN) -> list[Departure]:
+    """When the window's oldest misses leave it (their opening + the window)."""
+    span = timedelta(days=win.days)
+    openings = (
+        _window_ros(win)
+        .filter(_missed(target_seconds=win.target_seconds, now=win.now))
+        .order_by("opened_at")
+        .values_list("opened_at", flat=True)[:limit]
+    )
+    return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
+
+
+@dataclass
+class AgentRow:
+    user: Any
+    answered: int
+    on_time: int
+    share_on_time: Fraction | None
+    median_seconds: int | None
+    p90_seconds: int | None
+    replies: int
+    unedited: int
+
+    @property
+    def unedited_share(self) -> Fraction | None:
+        return None if self.replies == 0 else Fraction(self.unedited, self.replies)
+
+
+def agents(win: Window) -> list[AgentRow]:
+    """Per agent: the ROs they closed in the window, and their replies."""
+    responders = win.tally.hours.responders
+    ids = set(responders) | set(win.tally.replies)
+    members = set(Membership.objects.filter(page=win.page).values_list("user_id", flat=True))
+    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=ids | members)}
+    rows = []
+    for pk, user in users.items():
+        tally = responders.get(pk, tallies.Tally())
+        replies, unedited = win.tally.replies.get(pk, [0, 0])
+        rows.append(AgentRow(
+            user=user,
+            answered=tally.opportunities,
+            on_time=tally.on_time,
+            share_on_time=None if tally.opportunities == 0 else Fraction(tally.on_time, tally.opportunities),
+            median_seconds=tallies.rank_in_histogram(tally.seconds, rules.MEDIAN),
+            p90_seconds=tallies.rank_in_histogram(tally.seconds, rules.P90),
+            replies=replies,
+            unedited=unedited,
+        ))
+    rows.sort(key=lambda row: (-row.answered, -row.replies, str(row.user.get_full_name() or row.user)))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Four weeks: the daily trend and the hour-of-week heatmap
+
+
+@dataclass
+class TrendPoint:
+    day: date
+    opportunities: int
+    on_time: int
+    median_seconds: int | None
+    is_today: bool
+
+    @property
+    def missed(self) -> int:
+        return self.opportunities - self.on_time
+
+    @property
+    def share_on_time(self) -> Fraction | None:
+        return None if self.opportunities == 0 else Fraction(self.on_time, self.opportunities)
+
+
+@dataclass
+class History:
+    trend: list[TrendPoint]
+    # heatmap[weekday][hour], local time, Monday first.
+    heatmap: list[list[tallies.Cell]]
+    days: int
+
+
+def history(*, page: Page, kind: str, now: datetime | None = None, days: int = HISTORY_DAYS) -> History:
+    now = now or timezone.now()
+    today = local_day(page.timezone, now)
+    first = today - timedelta(days=days - 1)
+    per_day = day_tallies(
+        page=page, kind=kind, start=day_bounds(page.timezone, first)[0], end=now + MICROSECOND, now=now
+    )
+    trend = []
+    cells = {hour: tallies.Cell() for hour in range(tallies.HOURS_PER_WEEK)}
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        tally = per_day.get(day, DayTally()).hours
+        trend.append(TrendPoint(
+            day=day, opportunities=tally.opportunities, on_time=tally.on_time,
+            median_seconds=tallies.rank_in_histogram(tally.seconds, rules.MEDIAN), is_today=day == today,
+        ))
+        for hour, cell in tally.hours.items():
+            cells[hour].add(cell)
+    heatmap = [[cells[weekday * 24 + hour] for hour in range(24)] for weekday in range(7)]
+    return History(trend=trend, heatmap=heatmap, days=days)
+
+
+def export_rows(win: Window) -> QuerySet[ResponseOpportunity]:
+    """Every RO of the window for the CSV export, oldest first."""
+    return (
+        _window_ros(win)
+        .select_related("conversation__contact", "responder")
+        .order_by("opened_at", "pk")
+    )
+
+
+# ---------------------------------------------------------------------------
+# The live SLA banner
+
+
+@dataclass
+class SlaStatus:
+    missed: int
+    at_risk: int
+    # The conversation that waited longest past its deadline (or is nearest it).
+    most_urgent: Conversation | None
+
+    @property
+    def fingerprint(self) -> str:
+        urgent = self.most_urgent.pk if self.most_urgent else 0
+        return f"{self.missed}.{self.at_risk}.{urgent}"
+
+
+def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
+    """Customers waiting past their deadline, or nearly, in the user's Pages.
+
+    Read from the conversations' `due_at` (the open RO's deadline) on the
+    queue's own partial index `conv_queue_open_due`, and judged against `now`,
+    so the banner is right the moment a deadline passes, sweep or not.
+    """
+    now = now or timezone.now()
+    warning_ends = ExpressionWrapper(
+        Value(now) + F("page__at_risk_seconds") * Value(timedelta(seconds=1)), output_field=DateTimeField()
+    )
+    waiting = Conversation.objects.filter(
+        page__in=pages_for(user), status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
+    ).filter(Q(due_at__lt=now) | Q(due_at__lte=warning_ends))
+    counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), total=Count("pk"))
+    most_urgent = None
+    if counts["total"]:
+        most_urgent = waiting.select_related("contact", "page").order_by("due_at", "pk").first()
+    return SlaStatus(
+        missed=counts["missed"], at_risk=counts["total"] - counts["missed"], most_urgent=most_urgent
+    )
+
+
+def kinds() -> list[tuple[str, str]]:
+    return list(ConversationKind.choices)
