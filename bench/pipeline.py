@@ -1,0 +1,435 @@
+"""Deliveries in: the webhook over HTTP, the worker, end to end, deadlines.
+
+Each measure runs next to its limit: the webhook next to a bare
+`INSERT … ON CONFLICT` of the same rows with the same concurrency; the Celery
+worker next to the same service called in a loop by as many processes; a
+delivery's trip to the queue next to the time its processing alone takes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import measure
+from .env import APP_SECRET, ROOT
+from .load import Loaded, Table
+
+SENDERS = 8  # concurrent connections, as Meta opens several at once
+
+
+# --- Signed deliveries --------------------------------------------------------
+
+
+def deliveries_for(meta_page_id: str, psids: Sequence[str], count: int, *, start: float,
+                   text: str = "Bonjour, vous livrez à Lyon ?") -> list[tuple[bytes, str]]:
+    """`count` signed Messenger deliveries from existing customers, one
+    message each (one in five a burst of two), as Meta sends them."""
+    from inbox import simulation
+
+    bodies = []
+    for i in range(count):
+        psid = psids[i % len(psids)]
+        at = start + i * 0.001
+        items = [simulation.message(meta_page_id, psid, at, text)]
+        if i % 5 == 4:
+            items.append(simulation.message(meta_page_id, psid, at + 0.0005, "Merci !"))
+        payload = simulation.envelope(meta_page_id, messaging=items, time_ms=simulation.ms(at))
+        bodies.append(simulation.signed(payload, APP_SECRET))
+    return bodies
+
+
+def _request(path: str, body: bytes, signature: str) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-Hub-Signature-256: {signature}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def post(port: int, request: bytes) -> int:
+    """One request on a fresh connection (Meta does not keep connections
+    alive); a bare socket, so that the client costs next to no CPU."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    return int(response[9:12]) if response.startswith(b"HTTP/1.") else 0
+
+
+def _parallel(items: Sequence[Any], work: Any, threads: int) -> tuple[float, list[float]]:
+    """Run `work(item)` over `items` from `threads` threads; returns wall
+    time and each item's latency."""
+    latencies = [0.0] * len(items)
+    lock = threading.Lock()
+    cursor = iter(range(len(items)))
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            while True:
+                with lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                started = time.perf_counter()
+                work(items[index])
+                latencies[index] = time.perf_counter() - started
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started, latencies
+
+
+# --- Ingestion ------------------------------------------------------------------
+
+
+def raw_insert_rate(bodies: Sequence[tuple[bytes, str]], *, dsn: str, threads: int = SENDERS) -> dict[str, Any]:
+    """The limit: the same rows by a bare INSERT … ON CONFLICT DO NOTHING, one
+    transaction each, from as many connections as there are senders."""
+    import hashlib
+    import queue
+
+    import psycopg
+
+    from inbox.models import Delivery
+
+    table = Table(Delivery, ["body", "body_sha256", "received_at"])
+    columns = ", ".join(f'"{c}"' for c in table.columns)
+    placeholders = ", ".join(["%s"] * len(table.columns))
+    sql = (f'INSERT INTO "{Delivery._meta.db_table}" ({columns}) VALUES ({placeholders}) '
+           'ON CONFLICT ("body_sha256") DO NOTHING')
+    connections: queue.Queue[Any] = queue.Queue()
+    for _ in range(threads):
+        connections.put(psycopg.connect(dsn, autocommit=True))
+    digests = [hashlib.sha256(body).hexdigest() for body, _sig in bodies]
+
+    def insert(index: int) -> None:
+        conn = connections.get()
+        try:
+            conn.execute(sql, (bodies[index][0], digests[index], datetime.now(UTC), *table.defaults))
+        finally:
+            connections.put(conn)
+
+    wall, latencies = _parallel(list(range(len(bodies))), insert, threads)
+    conn = connections.get()
+    conn.execute(f'DELETE FROM "{Delivery._meta.db_table}" WHERE body_sha256 = ANY(%s)', [digests])
+    while True:
+        conn.close()
+        try:
+            conn = connections.get_nowait()
+        except queue.Empty:
+            break
+    timing = measure.Timing(latencies)
+    return {"per_second": round(len(bodies) / wall, 1), **timing.as_dict(), "connections": threads}
+
+
+def http_ingest(bodies: Sequence[tuple[bytes, str]], *, port: int, threads: int = SENDERS) -> dict[str, Any]:
+    requests = [_request("/webhooks/meta", body, signature) for body, signature in bodies]
+    statuses: list[int] = []
+
+    def send(request: bytes) -> None:
+        status = post(port, request)
+        statuses.append(status)
+        if status != 200:
+            raise RuntimeError(f"webhook answered {status}")
+
+    wall, latencies = _parallel(requests, send, threads)
+    timing = measure.Timing(latencies)
+    return {"per_second": round(len(requests) / wall, 1), **timing.as_dict(), "senders": threads}
+
+
+# --- Processing ---------------------------------------------------------------------
+
+
+def stored_ids(since_id: int) -> list[int]:
+    from inbox.models import Delivery
+
+    return list(Delivery.objects.filter(pk__gt=since_id, processed_at__isnull=True).order_by("pk")
+                .values_list("pk", flat=True))
+
+
+def _counts(since: dict[str, int]) -> dict[str, int]:
+    from inbox.models import Message, ResponseOpportunity
+
+    return {"messages": Message.objects.filter(pk__gt=since["message"]).count(),
+            "opportunities": ResponseOpportunity.objects.filter(pk__gt=since["opportunity"]).count()}
+
+
+def high_water() -> dict[str, int]:
+    from django.db.models import Max
+
+    from inbox.models import Delivery, Message, ResponseOpportunity
+
+    return {"message": Message.objects.aggregate(m=Max("pk"))["m"] or 0,
+            "opportunity": ResponseOpportunity.objects.aggregate(m=Max("pk"))["m"] or 0,
+            "delivery": Delivery.objects.aggregate(m=Max("pk"))["m"] or 0}
+
+
+def loop_processing(ids: Sequence[int], *, env: dict[str, str], processes: int) -> dict[str, Any]:
+    """The limit: `ingestion.process_delivery` called in a loop, by as many
+    processes as the worker has, started and warmed before the clock runs."""
+    before = high_water()
+    shares = [list(ids[i::processes]) for i in range(processes)]
+    children = [
+        subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "bench.run", "process-loop"], cwd=ROOT, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for _ in shares
+    ]
+    for child, share in zip(children, shares, strict=True):
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps(share) + "\n")
+        child.stdin.flush()
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("process-loop did not start")
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    durations: list[float] = []
+    for child in children:
+        assert child.stdout is not None
+        durations += json.loads(child.stdout.readline())
+        child.wait()
+    wall = time.perf_counter() - started
+    made = _counts(before)
+    return {"messages_per_second": round(made["messages"] / wall, 1),
+            "deliveries_per_second": round(len(ids) / wall, 1), **made, "processes": processes,
+            "one_delivery": measure.Timing(durations).as_dict()}
+
+
+def process_loop_child() -> None:
+    """`python -m bench.run process-loop`: ids on stdin, then "go"."""
+    from django.db import connection
+
+    from inbox.services import ingestion
+
+    ids = json.loads(sys.stdin.readline())
+    connection.ensure_connection()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    durations = []
+    for delivery_id in ids:
+        started = time.perf_counter()
+        ingestion.process_delivery(delivery_id=delivery_id)
+        durations.append(time.perf_counter() - started)
+    print(json.dumps(durations), flush=True)
+
+
+def wait_for_worker(timeout: float = 60) -> None:
+    """Until the worker ran a task (its heartbeat row moved)."""
+    from inbox import tasks
+    from inbox.models import WorkerHeartbeat
+
+    since = datetime.now(UTC)
+    tasks.heartbeat.apply_async()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if WorkerHeartbeat.objects.filter(beat_at__gte=since).exists():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the Celery worker did not run a task within a minute")
+
+
+def celery_processing(ids: Sequence[int], *, concurrency: int, timeout: float = 600) -> dict[str, Any]:
+    from inbox import tasks
+    from inbox.models import Delivery
+
+    before = high_water()
+    started = time.perf_counter()
+    for delivery_id in ids:
+        tasks.process_delivery.apply_async(args=(delivery_id,))
+    published = time.perf_counter() - started
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(pk__in=ids, processed_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not process the deliveries in time")
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    made = _counts(before)
+    return {"messages_per_second": round(made["messages"] / wall, 1),
+            "deliveries_per_second": round(len(ids) / wall, 1), **made, "concurrency": concurrency,
+            "publish_seconds": round(published, 2)}
+
+
+# --- End to end ---------------------------------------------------------------------
+
+
+def make_page(name: str, meta_page_id: str, *, contacts: int, at_risk_seconds: int = 60) -> tuple[Any, list[str]]:
+    from inbox.models import Contact, Membership, Page
+
+    page = Page.objects.create(meta_page_id=meta_page_id, name=name, access_token="bench",
+                               at_risk_seconds=at_risk_seconds)
+    psids = [f"{meta_page_id[-4:]}{n:08d}" for n in range(contacts)]
+    Contact.objects.bulk_create([Contact(page=page, external_id=psid, name=f"Client {n}")
+                                 for n, psid in enumerate(psids)])
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.get(username="bench-admin")
+    Membership.objects.create(user=admin, page=page, role="admin")
+    return page, psids
+
+
+E2E_CONTACTS = 40  # all on the queue's first page (50 rows)
+E2E_POLL_SECONDS = 0.05
+
+
+def end_to_end(loaded: Loaded, *, port: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Deliveries at a steady rate over HTTP; a poller reads the queue (the
+    selector the page uses) and notes when each one shows."""
+    from django.db import connection
+
+    from inbox import selectors, simulation
+
+    page, psids = make_page("Bench end to end", "9100000000001", contacts=E2E_CONTACTS)
+    count = int(rate * seconds)
+    accepted: dict[int, float] = {}
+    seen: dict[int, float] = {}
+    contact_of = {seq: seq % len(psids) for seq in range(count)}
+    done = threading.Event()
+
+    def sender() -> None:
+        t0 = time.perf_counter()
+        for seq in range(count):
+            wait = t0 + seq / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            psid = psids[contact_of[seq]]
+            payload = simulation.envelope(page.meta_page_id, messaging=[
+                simulation.message(page.meta_page_id, psid, time.time(), f"e2e {seq:06d} Vous êtes ouverts ?")])
+            body, signature = simulation.signed(payload, APP_SECRET)
+            status = post(port, _request("/webhooks/meta", body, signature))
+            if status == 200:
+                accepted[seq] = time.perf_counter()
+
+    def poller() -> None:
+        latest: dict[str, int] = {}
+        try:
+            while not done.is_set() or len(seen) < len(accepted):
+                now = time.perf_counter()
+                for row in selectors.queue(pages=[page], limit=50).rows:
+                    if not row.preview.startswith("e2e "):
+                        continue
+                    psid = row.contact.external_id if row.contact else ""
+                    top = int(row.preview[4:10])
+                    if top > latest.get(psid, -1):
+                        # Everything this contact sent up to `top` is now visible.
+                        for seq in range(latest.get(psid, -1) + 1, top + 1):
+                            if contact_of.get(seq) is not None and psids[contact_of[seq]] == psid:
+                                seen.setdefault(seq, now)
+                        latest[psid] = top
+                if done.is_set() and time.perf_counter() - done_at[0] > 15:
+                    break
+                time.sleep(E2E_POLL_SECONDS)
+        finally:
+            connection.close()
+
+    done_at = [0.0]
+    poll = threading.Thread(target=poller)
+    poll.start()
+    sender()
+    done_at[0] = time.perf_counter()
+    done.set()
+    poll.join()
+    latencies = [seen[seq] - accepted[seq] for seq in accepted if seq in seen]
+    timing = measure.Timing([max(0.0, x) for x in latencies])
+    return {"rate": rate, "sent": count, "accepted": len(accepted), "seen": len(latencies),
+            "poll_interval_ms": E2E_POLL_SECONDS * 1000, **timing.as_dict()}
+
+
+# --- Deadlines ------------------------------------------------------------------------
+
+DEADLINE_ROS = 15
+AT_RISK_SECONDS = 3
+
+
+def deadlines(*, timeout: float = 60) -> dict[str, Any]:
+    """ROs whose at-risk moment and deadline pass while the beat runs; how
+    late each mark is, and whether the live version the UI polls moved."""
+    from inbox import live, simulation
+    from inbox.models import Delivery, ResponseOpportunity
+    from inbox.services import ingestion
+
+    page, psids = make_page("Bench deadlines", "9100000000002", contacts=DEADLINE_ROS,
+                            at_risk_seconds=AT_RISK_SECONDS)
+    now = time.time()
+    target = page.private_target_seconds
+    for i, psid in enumerate(psids):
+        due = now + 8 + 0.8 * i
+        payload = simulation.envelope(page.meta_page_id, messaging=[
+            simulation.message(page.meta_page_id, psid, due - target, "Bonjour, c'est urgent")])
+        body, _signature = simulation.signed(payload, APP_SECRET)
+        delivery, _created = ingestion.store_delivery(body=body)
+        ingestion.process_delivery(delivery_id=delivery.pk)
+    del Delivery
+    version_before = live.versions(page_ids=[page.pk])
+    ros = ResponseOpportunity.objects.filter(page=page)
+    if ros.count() != DEADLINE_ROS:
+        raise RuntimeError(f"expected {DEADLINE_ROS} open ROs, found {ros.count()}")
+    deadline = time.monotonic() + timeout
+    while ros.filter(missed_marked_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    at_risk, missed = [], []
+    for ro in ros:
+        if ro.at_risk_marked_at:
+            at_risk.append((ro.at_risk_marked_at - (ro.due_at - timedelta(seconds=AT_RISK_SECONDS))).total_seconds())
+        if ro.missed_marked_at:
+            missed.append((ro.missed_marked_at - ro.due_at).total_seconds())
+    version_after = live.versions(page_ids=[page.pk])
+    return {
+        "ros": DEADLINE_ROS, "at_risk_marked": len(at_risk), "missed_marked": len(missed),
+        "at_risk_late": measure.Timing([max(0.0, x) for x in at_risk]).as_dict(),
+        "missed_late": measure.Timing([max(0.0, x) for x in missed]).as_dict(),
+        "live_version_moved": version_after != version_before,
+    }
+
+
+# --- Pages over HTTP (for the web process's memory, and the network's share) ----------
+
+
+def http_pages(paths: Sequence[str], *, port: int, cookie: str, n: int, headers: dict[str, str] | None = None
+               ) -> dict[str, Any]:
+    import http.client
+
+    extra = {"Cookie": cookie, **(headers or {})}
+    latencies = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for i in range(n):
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        conn.request("GET", path, headers=extra)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}")
+        if response.getheader("Connection", "").lower() == "close":
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.close()
+    return measure.Timing(latencies).as_dict()

@@ -1,0 +1,175 @@
+"""`make bench`: every benchmark, each figure next to its limit.
+
+    python -m bench.run [--suite all|ingest|inbox|dashboard|saved-replies] [--quick]
+
+Order of a full run: load 10 k messages, measure the pages; load 1 M, measure
+them again (the growth); then with 1 M stored, start gunicorn, a Celery
+worker and beat, and measure ingestion, processing, end to end, deadline
+marks, pages over HTTP and the processes' memory. Results:
+bench/results/<date>[-suite][-quick].json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from . import env
+
+SUITES = {
+    "all": {"pages": ["queue", "conversation", "dashboard", "api", "picker", "warnings"],
+            "stack": ["ingest", "processing", "e2e", "deadlines", "http", "memory"]},
+    "ingest": {"pages": [], "stack": ["ingest"]},
+    "inbox": {"pages": ["queue", "conversation"], "stack": []},
+    "dashboard": {"pages": ["dashboard", "api"], "stack": ["deadlines"]},
+    "saved-replies": {"pages": ["picker", "warnings"], "stack": []},
+}
+
+
+class Settings:
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.small = 10_000
+        self.large = 100_000 if quick else 1_000_000
+        self.n = 60 if quick else 300
+        self.warmup = 10 if quick else 30
+        self.ingest = 1500 if quick else 6000
+        self.e2e_seconds = 8 if quick else 30
+        self.e2e_rate = 100.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def load(size: int) -> Any:
+    from . import load as loader
+
+    log(f"loading {size:,} messages by COPY…")
+    loaded = loader.load(loader.Sizes(messages=size), dsn=os.environ["DATABASE_URL"])
+    rollup_seconds = build_rollups(loaded)
+    log(f"loaded {sum(loaded.counts.values()):,} rows in {loaded.seconds:.1f} s "
+        f"({loaded.rows_per_second:,.0f} rows/s; rollups {rollup_seconds:.1f} s): {loaded.counts}")
+    loaded.phases["rollups"] = rollup_seconds
+    return loaded
+
+
+def build_rollups(loaded: Any) -> float:
+    """The dashboard reads daily rollups where they exist: build them as the
+    beat would have over the loaded history."""
+    started = time.perf_counter()
+    try:
+        from inbox.services import rollups  # type: ignore[attr-defined]
+    except ImportError:
+        return 0.0
+    from inbox.models import Page
+
+    for page in Page.objects.filter(pk__in=loaded.page_ids):
+        rollups.rebuild(page=page, now=loaded.now)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "process-loop"])
+    parser.add_argument("--suite", default="all", choices=sorted(SUITES))
+    parser.add_argument("--quick", action="store_true", help="small sizes, short runs (< 3 min)")
+    args = parser.parse_args(argv)
+
+    if args.command == "process-loop":
+        env.configure()
+        env.setup_django()
+        from .pipeline import process_loop_child
+
+        process_loop_child()
+        return 0
+
+    started = time.perf_counter()
+    child_env = env.configure()
+    log(f"database {os.environ['DATABASE_URL'].rsplit('/', 1)[-1]}, redis {os.environ['REDIS_URL']}")
+    env.ensure_database()
+    env.setup_django()
+    settings = Settings(args.quick)
+    suite = SUITES[args.suite]
+    raw: dict[str, Any] = {"pages": {}, "stack": {}, "loads": {}, "errors": {}}
+
+    from . import pages
+
+    large = None
+    # Pages are measured at both sizes (the growth); the ingestion suite
+    # alone needs one small load (its Pages and customers).
+    for size in [settings.small, settings.large] if suite["pages"] else [settings.small]:
+        loaded = load(size)
+        raw["loads"][str(size)] = {"counts": loaded.counts, "seconds": round(loaded.seconds, 1),
+                                   "phases": {k: round(v, 1) for k, v in loaded.phases.items()},
+                                   "history_days": round(loaded.sizes.history_days, 1)}
+        if suite["pages"]:
+            log(f"pages at {size:,} messages: {', '.join(suite['pages'])}")
+            raw["pages"][str(size)] = pages.run(suite["pages"], loaded, n=settings.n, warmup=settings.warmup)
+            for name, result in raw["pages"][str(size)].items():
+                if "error" in result:
+                    log(f"  {name}: ERROR {result['error']}")
+                else:
+                    log(f"  {name}: server p50 {result['server']['p50_ms']:.1f} ms p95 "
+                        f"{result['server']['p95_ms']:.1f} ms | SQL p95 {result['sql']['p95_ms']:.1f} ms "
+                        f"({result['queries']} queries) [{result['how']}]")
+        large = loaded
+    if suite["stack"] and large is not None:
+        from .stack_phases import run_stack
+
+        run_stack(suite["stack"], large, settings, child_env, raw, log)
+
+    from .summary import rows_and_notes
+
+    rows, notes = rows_and_notes(raw, settings)
+    name = datetime.now(UTC).strftime("%Y-%m-%d")
+    if args.suite != "all":
+        name += f"-{args.suite}"
+    if args.quick:
+        name += "-quick"
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "suite": args.suite + (" (quick)" if args.quick else ""),
+        "machine": f"{os.cpu_count()} cores, {_memory_gb()} GB RAM, {platform.platform()}",
+        "python": sys.version.split()[0],
+        "postgresql": _pg_version(),
+        "sizes": f"{settings.small:,} and {settings.large:,} messages",
+        "duration": f"{time.perf_counter() - started:.0f} s",
+    }
+    from . import report
+
+    json_path, md_path = report.write(name, title=f"Réactif benchmark {name}", meta=meta, rows=rows,
+                                      raw=raw, notes=notes)
+    print()
+    print(md_path.read_text())
+    log(f"written {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
+    return 1 if raw["errors"] else 0
+
+
+def _memory_gb() -> int:
+    with open("/proc/meminfo") as meminfo:
+        return round(int(meminfo.readline().split()[1]) / 1024 / 1024)
+
+
+def _pg_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

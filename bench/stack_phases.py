@@ -1,0 +1,119 @@
+"""The measures that need the production processes running, at the large load."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from . import load as loader
+from . import pipeline
+from .stack import CORES, WEB_WORKERS, Stack, purge_queue
+
+
+def _bodies(loaded: loader.Loaded, count: int) -> list[tuple[bytes, str]]:
+    import time
+
+    per_page = max(1, count // len(loaded.page_ids))
+    bodies: list[tuple[bytes, str]] = []
+    start = time.time()
+    for page_id, meta_page_id in zip(loaded.page_ids, loaded.meta_page_ids, strict=True):
+        psids = [psid for _pk, psid in loader.iter_contacts(page_id, limit=200)]
+        bodies += pipeline.deliveries_for(meta_page_id, psids, per_page, start=start)
+    # Interleave the Pages, as Meta's traffic is.
+    return [bodies[i] for i in sorted(range(len(bodies)), key=lambda i: (i % per_page, i))]
+
+
+def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[str, str], raw: dict[str, Any],
+              log: Callable[[str], None]) -> None:
+    import os
+
+    out = raw["stack"]
+    stack = Stack(env)
+    purge_queue(env)
+
+    def phase(name: str, work: Callable[[], Any]) -> None:
+        if name not in names:
+            return
+        log(f"{name}…")
+        try:
+            stack.check_alive()
+            out[name] = work()
+            log(f"  {name}: {out[name]}")
+        except Exception as exc:  # noqa: BLE001 - recorded; the other phases still run
+            raw["errors"][name] = f"{exc.__class__.__name__}: {exc}"
+            log(f"  {name}: ERROR {exc}")
+            traceback.print_exc()
+
+    try:
+        stack.start_graph()
+        web_needed = bool({"ingest", "e2e", "http", "memory"} & set(names))
+        if web_needed:
+            stack.start_web()
+            out["web_workers"] = WEB_WORKERS
+            out["web_baseline"] = stack.memory("web")
+        ingested_from = pipeline.high_water()["delivery"]
+
+        def ingest() -> dict[str, Any]:
+            bodies = _bodies(loaded, settings.ingest)
+            limit = pipeline.raw_insert_rate(bodies, dsn=os.environ["DATABASE_URL"])
+            figure = pipeline.http_ingest(bodies, port=stack.web_port)
+            return {"http": figure, "raw_insert": limit, "deliveries": len(bodies)}
+
+        phase("ingest", ingest)
+        # The webhook enqueued a task per delivery and no worker ran: the
+        # processing benchmark publishes its own.
+        purge_queue(env)
+
+        def processing() -> dict[str, Any]:
+            ids = pipeline.stored_ids(ingested_from)
+            if len(ids) < 100:
+                raise RuntimeError("processing needs the deliveries stored by the ingestion phase")
+            half = len(ids) // 2
+            loop = pipeline.loop_processing(ids[:half], env=env, processes=CORES)
+            stack.start_worker(concurrency=CORES)
+            pipeline.wait_for_worker()
+            out["worker_baseline"] = stack.memory("worker")
+            celery = pipeline.celery_processing(ids[half:], concurrency=CORES)
+            return {"loop": loop, "celery": celery}
+
+        phase("processing", processing)
+        if {"e2e", "deadlines", "memory"} & set(names):
+            if "worker" not in stack.processes:
+                stack.start_worker(concurrency=CORES)
+                pipeline.wait_for_worker()
+                out["worker_baseline"] = stack.memory("worker")
+            stack.start_beat()
+
+        phase("e2e", lambda: pipeline.end_to_end(loaded, port=stack.web_port, rate=settings.e2e_rate,
+                                                 seconds=settings.e2e_seconds))
+        phase("deadlines", pipeline.deadlines)
+
+        def http() -> dict[str, Any]:
+            from .pages import Context, _reverse
+
+            ctx = Context(loaded)
+            cookie = f"sessionid={ctx.client.cookies['sessionid'].value}"
+            result: dict[str, Any] = {}
+            queue_path = _reverse("inbox:queue")
+            if queue_path:
+                result["queue"] = pipeline.http_pages([queue_path], port=stack.web_port, cookie=cookie,
+                                                      n=settings.n)
+            paths = [_reverse("inbox:conversation", pk) for pk in ctx.conversation_ids]
+            if paths and all(paths):
+                result["conversation"] = pipeline.http_pages(
+                    [p for p in paths if p], port=stack.web_port, cookie=cookie, n=settings.n)
+            api = [f"/api/v1/pages/{page.meta_page_id}/responsiveness?kind=private&days=7" for page in ctx.pages]
+            result["api"] = pipeline.http_pages(api, port=stack.web_port, cookie="", n=settings.n,
+                                                headers={"Authorization": f"Bearer {ctx.api_key}"})
+            return result
+
+        phase("http", http)
+
+        def memory() -> dict[str, Any]:
+            return {"web": stack.memory("web"), "worker": stack.memory("worker")}
+
+        phase("memory", memory)
+    finally:
+        stack.stop_all()
+        purge_queue(env)

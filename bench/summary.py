@@ -1,0 +1,138 @@
+"""From the raw measures to the table's rows: figure, limit, ratio, target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .pages import SCENARIOS
+from .report import Row, ms
+
+INGEST_RATE = 1000  # deliveries/s
+INGEST_P95_MS = 20
+PROCESSING_RATE = 1000  # messages/s
+E2E_P95_MS = 1000
+DEADLINE_LATE_S = 5
+BEAT_PERIOD_S = 2.0  # settings.CELERY_BEAT_SCHEDULE["sweep-deadlines"]
+WEB_RSS_MB = 150
+WORKER_RSS_MB = 250
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def rows_and_notes(raw: dict[str, Any], settings: Any) -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    stack = raw.get("stack", {})
+    small, large = str(settings.small), str(settings.large)
+    large_label = f"{settings.large // 1000:,} k" if settings.large < 1_000_000 else f"{settings.large // 1_000_000} M"
+
+    if "ingest" in stack:
+        http, limit = stack["ingest"]["http"], stack["ingest"]["raw_insert"]
+        rows.append(Row(
+            "Webhook ingestion over HTTP (gunicorn)", _ratio(http["per_second"], limit["per_second"]),
+            "of raw INSERT rate",
+            f"{http['per_second']:,.0f} deliveries/s, p50 {ms(http['p50_ms'])}, p95 {ms(http['p95_ms'])} "
+            f"({http['senders']} senders, {stack['ingest']['deliveries']:,} deliveries)",
+            f"INSERT … ON CONFLICT: {limit['per_second']:,.0f}/s, p95 {ms(limit['p95_ms'])}",
+            f"≥ {INGEST_RATE:,}/s, p95 < {INGEST_P95_MS} ms",
+            http["per_second"] >= INGEST_RATE and http["p95_ms"] < INGEST_P95_MS,
+            note=f"{stack.get('web_workers')} sync workers",
+        ))
+    if "processing" in stack:
+        loop, celery = stack["processing"]["loop"], stack["processing"]["celery"]
+        rows.append(Row(
+            "Processing: deliveries → messages + ROs by the Celery worker",
+            _ratio(celery["messages_per_second"], loop["messages_per_second"]), "of the service in a loop",
+            f"{celery['messages_per_second']:,.0f} messages/s ({celery['deliveries_per_second']:,.0f} deliveries/s, "
+            f"{celery['concurrency']} processes)",
+            f"process_delivery in a loop: {loop['messages_per_second']:,.0f} messages/s "
+            f"({loop['processes']} processes)",
+            f"≥ {PROCESSING_RATE:,} messages/s", celery["messages_per_second"] >= PROCESSING_RATE,
+        ))
+    if "e2e" in stack:
+        e2e = stack["e2e"]
+        one = stack.get("processing", {}).get("loop", {}).get("one_delivery", {})
+        rows.append(Row(
+            f"End to end at a steady {e2e['rate']:.0f} deliveries/s: accepted → visible in the queue",
+            _ratio(e2e["p95_ms"], one.get("p95_ms")), "of one delivery's processing" if one else "",
+            f"p50 {ms(e2e['p50_ms'])}, p95 {ms(e2e['p95_ms'])}, max {ms(e2e['max_ms'])} "
+            f"({e2e['seen']}/{e2e['sent']} seen; queue polled every {e2e['poll_interval_ms']:.0f} ms)",
+            f"processing one delivery in-process: p95 {ms(one.get('p95_ms'))}" if one else "–",
+            f"p95 < {E2E_P95_MS:,} ms", e2e["p95_ms"] < E2E_P95_MS and e2e["seen"] == e2e["sent"],
+        ))
+
+    for name, scenario in SCENARIOS.items():
+        at_small = raw.get("pages", {}).get(small, {}).get(name)
+        at_large = raw.get("pages", {}).get(large, {}).get(name)
+        if at_small is None and at_large is None:
+            continue
+        for size, result, label in ((small, at_small, "10 k"), (large, at_large, large_label)):
+            if result is None:
+                continue
+            if "error" in result:
+                rows.append(Row(f"{scenario.title} @ {label}", None, "", "error", "–", "–", False,
+                                note=result["error"][:200]))
+                continue
+            server, sql = result["server"], result["sql"]
+            is_target_size = size == large
+            rows.append(Row(
+                f"{scenario.title} @ {label} messages", _ratio(server["p95_ms"], sql["p95_ms"]), "of bare SQL",
+                f"p50 {ms(server['p50_ms'])}, p95 {ms(server['p95_ms'])}",
+                f"SQL p50 {ms(sql['p50_ms'])}, p95 {ms(sql['p95_ms'])} ({result['queries']} queries)",
+                f"p95 ≤ {scenario.target.p95_ms:.0f} ms" if is_target_size else "(reference for the growth)",
+                server["p95_ms"] <= scenario.target.p95_ms if is_target_size else None,
+                note=result["how"],
+            ))
+        if (at_small and at_large and "error" not in at_small and "error" not in at_large
+                and scenario.target.growth is not None):
+            growth = _ratio(at_large["server"]["p95_ms"], at_small["server"]["p95_ms"])
+            sql_growth = _ratio(at_large["sql"]["p95_ms"], at_small["sql"]["p95_ms"])
+            rows.append(Row(
+                f"{scenario.title}: growth {large_label} / 10 k", growth, "of the 10 k figure",
+                f"p95 {ms(at_small['server']['p95_ms'])} → {ms(at_large['server']['p95_ms'])}",
+                f"SQL alone grew {sql_growth:.2f}×" if sql_growth else "–",
+                f"≤ {scenario.target.growth}×", growth is not None and growth <= scenario.target.growth,
+            ))
+
+    if "deadlines" in stack:
+        d = stack["deadlines"]
+        worst = max(d["at_risk_late"]["max_ms"], d["missed_late"]["max_ms"]) / 1000
+        rows.append(Row(
+            "Deadline passing → at-risk / missed mark stored and live version bumped",
+            _ratio(worst, BEAT_PERIOD_S), "of the sweep period",
+            f"at risk late p95 {d['at_risk_late']['p95_ms'] / 1000:.2f} s, missed late p95 "
+            f"{d['missed_late']['p95_ms'] / 1000:.2f} s, worst {worst:.2f} s "
+            f"({d['missed_marked']}/{d['ros']} marked; live version moved: {d['live_version_moved']})",
+            f"beat sweep every {BEAT_PERIOD_S:.0f} s",
+            f"≤ {DEADLINE_LATE_S} s late", worst <= DEADLINE_LATE_S and d["missed_marked"] == d["ros"]
+            and d["live_version_moved"],
+        ))
+    if "memory" in stack:
+        for name, target, baseline_key in (("web", WEB_RSS_MB, "web_baseline"), ("worker", WORKER_RSS_MB,
+                                                                                   "worker_baseline")):
+            mem = stack["memory"][name]
+            processes = mem["children"] or [mem["main"]]
+            peak = max(p["peak_mb"] for p in processes)
+            base = stack.get(baseline_key, {})
+            base_processes = base.get("children") or ([base["main"]] if base else [])
+            baseline = max((p["rss_mb"] for p in base_processes), default=None)
+            rows.append(Row(
+                f"Peak RSS of a {name} process at {large_label} messages", _ratio(peak, baseline),
+                "of a freshly started one",
+                f"{peak:.0f} MB (highest of {len(processes)} processes)",
+                f"fresh process: {baseline:.0f} MB" if baseline else "–",
+                f"≤ {target} MB", peak <= target,
+            ))
+    if "http" in stack:
+        parts = [f"{name} p50 {ms(t['p50_ms'])} / p95 {ms(t['p95_ms'])}" for name, t in stack["http"].items()]
+        notes.append(f"Pages over HTTP through gunicorn at {large_label} messages: " + "; ".join(parts) + ".")
+    for name, error in raw.get("errors", {}).items():
+        notes.append(f"{name} failed: {error}")
+    for size, data in raw.get("loads", {}).items():
+        notes.append(f"Load of {int(size):,} messages ({data['history_days']} days of history): "
+                     f"{data['seconds']} s, {data['counts']}, phases {data['phases']}.")
+    return rows, notes
