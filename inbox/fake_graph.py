@@ -13,6 +13,7 @@ as Meta does. Standard library only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -31,6 +32,7 @@ LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Pet
 FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
     "down": (503, {}),
     "rate_limit": (400, {"message": "(#613) Calls to this api have exceeded the rate limit.", "code": 613}),
+    "app_limit": (400, {"message": "(#4) Application request limit reached", "code": 4}),
     "temporary": (500, {"message": "An unexpected error has occurred. Please retry your request later.",
                         "code": 2}),
     "token_revoked": (400, {"message": "Error validating access token: The session has been invalidated.",
@@ -39,6 +41,8 @@ FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
                              "error_subcode": 2018278}),
     "ambiguous": (500, {"message": "An unknown error occurred", "code": 1, "error_subcode": 1357046}),
     "unavailable_user": (400, {"message": "(#551) This person isn't available right now.", "code": 551}),
+    "no_profile": (400, {"message": "(#100) No profile available for this user.", "code": 100,
+                         "error_subcode": 2018218}),
 }
 
 
@@ -138,12 +142,11 @@ class FakeGraph:
                         "metadata": message.get("metadata", "")}}]}]}
         body = json.dumps(payload).encode()
         signature = "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-        request = urllib.request.Request(self.echo_to, data=body, method="POST", headers={
+        request = urllib.request.Request(self.echo_to, data=body, method="POST", headers={  # noqa: S310
             "Content-Type": "application/json", "X-Hub-Signature-256": signature})
-        try:
+        # Meta gives up on an endpoint that does not answer; so does the fake.
+        with contextlib.suppress(OSError):
             urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL we were given
-        except OSError:
-            pass
 
 
 def make_server(graph: FakeGraph, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
@@ -188,10 +191,8 @@ def main() -> None:
     graph = FakeGraph(echo_to=args.echo_to, app_secret=args.app_secret, app_id=args.app_id)
     server = make_server(graph, args.port)
     print(f"Fake Graph API on http://127.0.0.1:{server.server_address[1]}/v25.0", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
@@ -131,7 +132,9 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.external_id
+        # Until Meta gives a name, or when it refuses the profile (100/2018218),
+        # Meta's own inbox says "Facebook user"; a PSID means nothing to anyone.
+        return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or gettext("Facebook user")
 
 
 class ConversationKind(models.TextChoices):

@@ -32,6 +32,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # PBKDF2's deliberate slowness costs ~0.3 s per persona; tests hash
+    # passwords to sign in, not to resist brute force.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
@@ -48,7 +55,8 @@ def fake_graph(settings) -> Iterator:
 
     graph = FakeGraph()
     server = make_server(graph, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll so that shutting it down between tests takes no time.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     settings.META_GRAPH_URL = f"http://127.0.0.1:{server.server_address[1]}/v25.0"
     settings.META_GRAPH_TIMEOUT = 3

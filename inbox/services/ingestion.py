@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,6 +84,12 @@ def process_delivery(*, delivery_id: int) -> bool:
             except IntegrityError:
                 # A concurrent worker stored the same message first.
                 ignored += 1
+            except DataError:
+                # A value no real Meta event holds (an id longer than its
+                # column): this event is kept in the raw body and skipped, so
+                # it cannot hold back the others, or the delivery, forever.
+                log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
+                ignored += 1
         Delivery.objects.filter(pk=delivery.pk).update(
             processed_at=timezone.now(), event_count=applied, ignored_count=ignored, last_error=""
         )
@@ -91,7 +97,12 @@ def process_delivery(*, delivery_id: int) -> bool:
 
 
 def record_failure(*, delivery_id: int, error: str) -> None:
-    Delivery.objects.filter(pk=delivery_id).update(last_error=error[:5000])
+    """A processing attempt raised. Its transaction (and the attempt count it
+    held) rolled back, so the attempt is counted here: the sweep gives up
+    after Delivery.MAX_ATTEMPTS and leaves the delivery to a human."""
+    Delivery.objects.filter(pk=delivery_id, processed_at__isnull=True).update(
+        last_error=error[:5000], attempts=F("attempts") + 1
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -191,23 +202,29 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         ).first()
     if ours is None:
         ours = _existing(page, event.mid)
+    if ours is not None and ours.mid and ours.mid != event.mid:
+        # Our reply already has its own echo: this is another message with the
+        # same metadata (an agent re-sent a reply that had in fact gone out),
+        # which the customer did receive, so it is kept below as one more.
+        ours = None
     if ours is not None:
-        if ours.mid and ours.mid != event.mid:
-            return False
         # The echo proves Meta delivered it, even after an ambiguous error, and
         # carries the platform timestamp the figures must use.
         unconfirmed = ours.send_status in (SendStatus.QUEUED, SendStatus.SENDING, SendStatus.FAILED)
         if ours.mid == event.mid and ours.timestamp == at and not unconfirmed:
             return False
-            return False
+        # The reply moves from the time we stamped to Meta's: ROs must be
+        # recomputed from the earlier of the two (the one it closed, too).
+        moved_from = min(ours.timestamp, at)
         ours.mid = event.mid
         ours.timestamp = at
         if unconfirmed:
             ours.send_status = SendStatus.SENT
             ours.sent_at = ours.sent_at or timezone.now()
             ours.send_error = ""
-        ours.save(update_fields=["mid", "timestamp", "send_status", "sent_at", "send_error"])
-        message_added(ours)
+            ours.maybe_delivered = False
+        ours.save(update_fields=["mid", "timestamp", "send_status", "sent_at", "send_error", "maybe_delivered"])
+        message_added(ours, since=moved_from)
         return True
     contact = _contact(page, event.contact_id)
     conversation = _private_conversation(page, contact)
@@ -307,7 +324,7 @@ def _apply_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
     existing = _existing(page, event.comment_id)
     if event.verb == "add":
         if existing is not None:
-            return False
+            return _retime_our_comment(existing, event)
         return _add_comment(page, event, at)
     if existing is None:
         return False
@@ -330,6 +347,24 @@ def _apply_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
         conversation=existing.conversation, kind=f"comment_{event.verb}", at=at, data={"comment_id": event.comment_id}
     )
     notify_conversation_changed(existing.conversation)
+    return True
+
+
+def _retime_our_comment(message: Message, event: ev.CommentEvent) -> bool:
+    """The webhook of a public reply sent from Réactif, after the Graph API
+    answered with its id: it brings the platform's created_time, which the
+    figures use instead of the moment the answer came back."""
+    if (
+        message.direction != Direction.OUTBOUND
+        or message.send_status != SendStatus.SENT
+        or event.timestamp is None
+        or message.timestamp == event.timestamp
+    ):
+        return False
+    moved_from = min(message.timestamp, event.timestamp)
+    message.timestamp = event.timestamp
+    message.save(update_fields=["timestamp"])
+    message_added(message, since=moved_from)
     return True
 
 
@@ -382,9 +417,11 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def message_added(message: Message) -> None:
+def message_added(message: Message, *, since: datetime | None = None) -> None:
     """Keep the conversation's summary, its ROs and the live views in step
-    with a new (or newly timed) message. Same transaction as the message."""
+    with a new (or newly timed) message. Same transaction as the message.
+    `since`: a re-timed message's former timestamp, whose place in the thread
+    (and the RO it closed there) must be recomputed too."""
     conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
     fields = ["updated_at"]
     if message.channel != Channel.NOTE:
@@ -407,7 +444,7 @@ def message_added(message: Message) -> None:
             fields.append("last_page_reply_at")
     conversation.save(update_fields=fields)
     if message.channel != Channel.NOTE:
-        opportunities.refresh(conversation=conversation, since=message.timestamp)
+        opportunities.refresh(conversation=conversation, since=min(since or message.timestamp, message.timestamp))
     if message.is_customer_message:
         from . import away
 

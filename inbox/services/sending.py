@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,52 +81,26 @@ def send_reply(
     `comment`, from a public thread).
     """
     now = now or timezone.now()
-    page = conversation.page
     text = text.strip()
     if not text:
         raise SendRefused(_("Write something before sending."), "empty")
-    if len(text) >= guidance.MAX_TEXT_LENGTH:
+    if channel in (Channel.MESSENGER, Channel.PRIVATE_REPLY) and len(text) >= guidance.MAX_TEXT_LENGTH:
         raise SendRefused(
             _("Meta refuses messages of %(limit)s characters or more; this one has %(count)s.")
             % {"limit": guidance.MAX_TEXT_LENGTH, "count": len(text)},
             "too_long",
         )
-    if page.needs_reconnect:
-        raise SendRefused(_("Meta no longer accepts this Page's access token: an admin must reconnect the Page."),
-                          "reconnect")
-    fields: dict[str, Any] = {}
-    if channel == Channel.MESSENGER:
-        if conversation.kind != ConversationKind.PRIVATE:
-            raise SendRefused(_("This is a public thread: reply publicly or privately to a comment."), "channel")
-        decision = guidance.check_window(
-            now=now,
-            last_customer_message_at=conversation.last_customer_message_at,
-            human_agent_enabled=page.human_agent_enabled,
-        )
-        if not decision.allowed:
-            raise SendRefused(window_refusal_text(decision.reason), "window")
-        fields = {"messaging_type": decision.messaging_type, "tag": decision.tag or ""}
-    elif channel in (Channel.COMMENT, Channel.PRIVATE_REPLY):
-        if comment is None or comment.conversation_id != conversation.pk or comment.channel != Channel.COMMENT:
-            raise SendRefused(_("Choose the comment to answer."), "comment")
-        if channel == Channel.PRIVATE_REPLY:
-            if comment.direction != Direction.INBOUND:
-                raise SendRefused(_("A Page cannot reply privately to its own comment."), "private_reply")
-            already = Message.objects.filter(
-                recipient_comment_id=comment.mid, channel=Channel.PRIVATE_REPLY
-            ).exclude(send_status=SendStatus.FAILED).exists()
-            decision = guidance.check_private_reply(
-                now=now, comment_created_at=comment.timestamp, already_private_replied=already
-            )
-            if not decision.allowed:
-                raise SendRefused(private_reply_refusal_text(decision.reason), "private_reply")
-            fields = {"recipient_comment_id": comment.mid or ""}
-        else:
-            fields = {"parent_comment_id": comment.mid or ""}
-    else:
-        raise SendRefused(_("Unknown channel."), "channel")
-
     with transaction.atomic():
+        # Locked so that two agents answering at once are checked one after
+        # the other (a comment's single private reply, the window).
+        conversation = Conversation.objects.select_for_update().select_related("page").get(pk=conversation.pk)
+        page = conversation.page
+        if page.needs_reconnect:
+            raise SendRefused(
+                _("Meta no longer accepts this Page's access token: an admin must reconnect the Page."),
+                "reconnect",
+            )
+        fields = _channel_fields(conversation=conversation, channel=channel, comment=comment, now=now)
         message = Message.objects.create(
             page=page,
             conversation=conversation,
@@ -136,6 +110,7 @@ def send_reply(
             author=author,
             text=text,
             send_status=SendStatus.QUEUED,
+            next_attempt_at=now,
             saved_reply_id=saved_reply_use.saved_reply_id if saved_reply_use else None,
             saved_reply_similarity=saved_reply_use.similarity if saved_reply_use else None,
             is_unedited_saved_reply=bool(saved_reply_use and saved_reply_use.unedited),
@@ -146,6 +121,50 @@ def send_reply(
         _enqueue_send(message.pk)
         notify_conversation_changed(conversation)
     return message
+
+
+def _channel_fields(
+    *, conversation: Conversation, channel: str, comment: Message | None, now: datetime,
+    retrying: Message | None = None,
+) -> dict[str, Any]:
+    """Meta's rules for where a reply may go now (DOMAIN.md "Meta's messaging
+    rules"), as the fields the outbound row needs. Raises SendRefused."""
+    if channel == Channel.MESSENGER:
+        if conversation.kind != ConversationKind.PRIVATE:
+            raise SendRefused(_("This is a public thread: reply publicly or privately to a comment."), "channel")
+        decision = guidance.check_window(
+            now=now,
+            last_customer_message_at=conversation.last_customer_message_at,
+            human_agent_enabled=conversation.page.human_agent_enabled,
+        )
+        if not decision.allowed:
+            raise SendRefused(window_refusal_text(decision.reason), "window")
+        return {"messaging_type": decision.messaging_type, "tag": decision.tag or ""}
+    if channel not in (Channel.COMMENT, Channel.PRIVATE_REPLY):
+        raise SendRefused(_("Unknown channel."), "channel")
+    if comment is None or comment.conversation_id != conversation.pk or comment.channel != Channel.COMMENT:
+        raise SendRefused(_("Choose the comment to answer."), "comment")
+    if not comment.mid:
+        raise SendRefused(_("This comment is not on Facebook yet: wait until it is posted."), "comment")
+    if channel == Channel.COMMENT:
+        return {"parent_comment_id": comment.mid}
+    if comment.direction != Direction.INBOUND:
+        raise SendRefused(_("A Page cannot reply privately to its own comment."), "private_reply")
+    # Meta takes one private reply per comment. A failed one counts too when
+    # it may have reached Meta.
+    already = (
+        Message.objects.filter(page_id=conversation.page_id, recipient_comment_id=comment.mid,
+                               channel=Channel.PRIVATE_REPLY)
+        .exclude(send_status=SendStatus.FAILED, maybe_delivered=False)
+        .exclude(pk=retrying.pk if retrying else None)
+        .exists()
+    )
+    decision = guidance.check_private_reply(
+        now=now, comment_created_at=comment.timestamp, already_private_replied=already
+    )
+    if not decision.allowed:
+        raise SendRefused(private_reply_refusal_text(decision.reason), "private_reply")
+    return {"recipient_comment_id": comment.mid}
 
 
 def send_automatic(*, conversation: Conversation, text: str, now: datetime | None = None) -> Message:
@@ -160,23 +179,60 @@ def send_automatic(*, conversation: Conversation, text: str, now: datetime | Non
         text=text,
         is_automatic=True,
         send_status=SendStatus.QUEUED,
+        next_attempt_at=now,
         messaging_type="RESPONSE",
     )
     _enqueue_send(message.pk)
     return message
 
 
-def retry_send(*, message: Message, actor: Any) -> bool:
-    """An agent retries a failed reply. Only a reply that certainly did not
-    reach Meta can be retried this way (see `perform_send`)."""
-    updated = Message.objects.filter(pk=message.pk, send_status=SendStatus.FAILED).update(
-        send_status=SendStatus.QUEUED, send_error="", send_error_code=None, send_error_subcode=None,
-        send_attempts=0,
-    )
-    if updated:
+def retry_send(*, message: Message, actor: Any, confirmed: bool = False, now: datetime | None = None) -> bool:
+    """An agent sends a failed reply again. Returns False when it is not
+    failed (any more). Meta's rules are checked again, as of now; a reply
+    that may have reached Meta (`maybe_delivered`) is only sent again once
+    the agent confirms it did not (`confirmed`). Raises SendRefused."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().select_related("page").get(
+            pk=message.conversation_id
+        )
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.send_status != SendStatus.FAILED:
+            return False
+        if message.maybe_delivered and not confirmed:
+            raise SendRefused(
+                _("This reply may have reached the customer: check the conversation on Facebook, then "
+                  "confirm to send it again."),
+                "maybe_delivered",
+            )
+        if conversation.page.needs_reconnect:
+            raise SendRefused(
+                _("Meta no longer accepts this Page's access token: an admin must reconnect the Page."),
+                "reconnect",
+            )
+        fields: dict[str, Any] = {}
+        if not message.is_automatic:
+            comment = None
+            if message.channel in (Channel.COMMENT, Channel.PRIVATE_REPLY):
+                comment = Message.objects.filter(
+                    page_id=message.page_id,
+                    mid=message.parent_comment_id or message.recipient_comment_id,
+                ).first()
+            fields = _channel_fields(
+                conversation=conversation, channel=message.channel, comment=comment, now=now, retrying=message
+            )
+        Message.objects.filter(pk=message.pk).update(
+            **fields, send_status=SendStatus.QUEUED, send_error="", send_error_code=None,
+            send_error_subcode=None, send_attempts=0, maybe_delivered=False, next_attempt_at=now,
+            attempt_started_at=None, timestamp=now,
+        )
+        ConversationEvent.objects.create(
+            conversation=conversation, kind="send_retried", actor=actor,
+            data={"message": message.pk, "confirmed_not_delivered": bool(message.maybe_delivered)},
+        )
         _enqueue_send(message.pk)
-        notify_conversation_changed(message.conversation)
-    return bool(updated)
+        notify_conversation_changed(conversation)
+    return True
 
 
 def _enqueue_send(message_id: int, countdown: float = 0) -> None:
@@ -189,40 +245,56 @@ def perform_send(*, message_id: int) -> str:
     """The task's body. Claims the reply with a conditional UPDATE so that two
     workers (a redelivered task, the sweep) never send it twice."""
     claimed = Message.objects.filter(pk=message_id, send_status=SendStatus.QUEUED).update(
-        send_status=SendStatus.SENDING, send_attempts=F("send_attempts") + 1
+        send_status=SendStatus.SENDING, send_attempts=F("send_attempts") + 1,
+        attempt_started_at=timezone.now(), next_attempt_at=None,
     )
     if not claimed:
         return "not-queued"
     message = Message.objects.select_related("page", "conversation__contact").get(pk=message_id)
-    page = message.page
-    client = GraphClient(page.access_token)
+    client = GraphClient(message.page.access_token)
     try:
         result = _call_graph(client, message)
     except GraphError as error:
         return _send_failed(message, error)
-    external_id = str(result.get("message_id") or result.get("id") or "")
+    return _send_succeeded(message_id, str(result.get("message_id") or result.get("id") or ""))
+
+
+def _send_succeeded(message_id: int, external_id: str) -> str:
+    try:
+        return _record_sent(message_id, external_id)
+    except IntegrityError:
+        # The webhook of this very reply was being stored while we took its
+        # id; now that it is committed, take its place.
+        return _record_sent(message_id, external_id)
+
+
+def _record_sent(message_id: int, external_id: str) -> str:
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
-        if message.send_status != SendStatus.SENDING:
+        if message.send_status == SendStatus.SENT:
             return "already-confirmed"  # the echo came back first
+        # SENDING, or FAILED by a sweep that took this attempt for dead: Meta
+        # has just said it went out, which settles it.
+        queued_at = message.timestamp
         message.send_status = SendStatus.SENT
         message.sent_at = timezone.now()
         message.timestamp = message.sent_at
-        update = ["send_status", "sent_at", "timestamp", "send_error"]
         message.send_error = ""
+        message.maybe_delivered = False
+        update = ["send_status", "sent_at", "timestamp", "send_error", "maybe_delivered"]
         if external_id:
-            # The comment webhook of our own public reply may have arrived
-            # before this answer and been stored as a reply "from elsewhere".
-            Message.objects.filter(page=page, mid=external_id).exclude(pk=message.pk).delete()
+            # The webhook of our own public reply may have come first and been
+            # stored as a reply "from elsewhere": this row takes its place and
+            # its platform timestamp.
+            earlier = Message.objects.filter(page_id=message.page_id, mid=external_id).exclude(pk=message.pk)
+            for duplicate in earlier.select_for_update():
+                message.timestamp = duplicate.timestamp
+                duplicate.delete()
             message.mid = external_id
             update.append("mid")
-        try:
-            message.save(update_fields=update)
-        except IntegrityError:
-            log.warning("Message %s: mid %s already stored", message.pk, external_id)
-            raise
+        message.save(update_fields=update)
         if not message.is_automatic:
-            message_added(message)
+            message_added(message, since=min(queued_at, message.timestamp))
         else:
             notify_conversation_changed(message.conversation)
     return "sent"
@@ -247,21 +319,33 @@ def _call_graph(client: GraphClient, message: Message) -> dict[str, Any]:
     return client.send_message(page.meta_page_id, payload)
 
 
+def backoff_seconds(attempt: int) -> int:
+    """Delay before the next try after `attempt` failed: 5 s, 20 s, 80 s, 320 s."""
+    return BACKOFF_BASE_SECONDS * 4 ** (attempt - 1)
+
+
 def _send_failed(message: Message, error: GraphError) -> str:
-    fields = {
+    fields: dict[str, Any] = {
         "send_error": str(error)[:500],
         "send_error_code": error.code,
         "send_error_subcode": error.subcode,
     }
     if error.token_invalid:
         Page.objects.filter(pk=message.page_id).update(needs_reconnect=True)
+        fields["send_error"] = (
+            _("Meta no longer accepts this Page's access token: an admin must reconnect the Page. (%(error)s)")
+            % {"error": error}
+        )[:500]
     if error.is_transient and message.send_attempts < MAX_SEND_ATTEMPTS:
-        Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
-            send_status=SendStatus.QUEUED, **fields
+        delay = backoff_seconds(message.send_attempts)
+        retrying = Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
+            send_status=SendStatus.QUEUED, next_attempt_at=timezone.now() + timedelta(seconds=delay), **fields
         )
-        _enqueue_send(message.pk, countdown=BACKOFF_BASE_SECONDS * 4 ** (message.send_attempts - 1))
+        if retrying:
+            _enqueue_send(message.pk, countdown=delay)
         return "retrying"
     if error.is_ambiguous:
+        fields["maybe_delivered"] = True
         fields["send_error"] = (
             _("Meta answered with an error, but the message may have been delivered: check the "
               "conversation on Facebook before sending it again. (%(error)s)") % {"error": error}
@@ -274,23 +358,39 @@ def _send_failed(message: Message, error: GraphError) -> str:
 
 
 def sweep_outbox(*, now: datetime | None = None) -> tuple[int, int]:
-    """Re-enqueue replies whose task was lost; fail those interrupted mid-call."""
-    now = now or timezone.now()
-    requeued = 0
-    for pk in Message.objects.filter(
-        send_status=SendStatus.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER
-    ).values_list("pk", flat=True)[:500]:
-        from ..tasks import enqueue_send
+    """Beat: re-enqueue replies whose task was lost (broker down, worker gone
+    before it claimed them); fail, never re-send, those whose attempt was cut
+    off mid-call (it may have reached Meta; an echo can still confirm it)."""
+    from ..tasks import enqueue_send
 
-        enqueue_send(pk, 0)
-        requeued += 1
-    interrupted = Message.objects.filter(
-        send_status=SendStatus.SENDING, created_at__lt=now - SENDING_STALE_AFTER
-    ).update(
-        send_status=SendStatus.FAILED,
-        send_error=_("Sending was interrupted; the message may have been delivered: check before sending again."),
+    now = now or timezone.now()
+    lost = list(
+        Message.objects.filter(send_status=SendStatus.QUEUED)
+        .filter(Q(next_attempt_at__lt=now - QUEUED_STALE_AFTER)
+                | Q(next_attempt_at__isnull=True, created_at__lt=now - QUEUED_STALE_AFTER))
+        .values_list("pk", flat=True)[:500]
     )
-    return requeued, interrupted
+    # Pushed forward so that a broker still down is not flooded every minute.
+    Message.objects.filter(pk__in=lost, send_status=SendStatus.QUEUED).update(next_attempt_at=now)
+    for pk in lost:
+        enqueue_send(pk, 0)
+    cutoff = now - SENDING_STALE_AFTER
+    interrupted = list(
+        Message.objects.filter(send_status=SendStatus.SENDING)
+        .filter(Q(attempt_started_at__lt=cutoff) | Q(attempt_started_at__isnull=True, created_at__lt=cutoff))
+        .select_related("conversation")[:500]
+    )
+    failed = 0
+    for message in interrupted:
+        with transaction.atomic():
+            failed += Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
+                send_status=SendStatus.FAILED,
+                maybe_delivered=True,
+                send_error=_("Sending was interrupted; the message may have been delivered: check the "
+                             "conversation on Facebook before sending it again."),
+            )
+            notify_conversation_changed(message.conversation)
+    return len(lost), failed
 
 
 # ---------------------------------------------------------------------------
@@ -299,10 +399,10 @@ def sweep_outbox(*, now: datetime | None = None) -> tuple[int, int]:
 def hide_comment(*, comment: Message, actor: Any, hidden: bool, reason: str) -> None:
     """Hide (or unhide) a comment. Hiding criticism erodes trust: a reason is
     required and logged."""
-    reason = reason.strip()
+    reason = reason.strip()[:500]
     if hidden and not reason:
         raise SendRefused(_("Say why this comment is hidden: hiding is a last resort."), "reason")
-    if comment.channel != Channel.COMMENT or comment.direction != Direction.INBOUND:
+    if comment.channel != Channel.COMMENT or comment.direction != Direction.INBOUND or not comment.mid:
         raise SendRefused(_("Only a customer's comment can be hidden."), "channel")
     with transaction.atomic():
         ConversationEvent.objects.create(
@@ -347,9 +447,13 @@ def fetch_profile(*, contact_id: int) -> str:
         profile = GraphClient(contact.page.access_token).user_profile(contact.external_id)
     except GraphError as error:
         if error.is_transient:
-            raise
-        # Meta refuses some profiles (phone-number-only accounts: 100/2018218).
-        # The contact keeps a neutral name rather than an invented one.
+            raise  # the task retries with backoff
+        if error.token_invalid:
+            Page.objects.filter(pk=contact.page_id).update(needs_reconnect=True)
+            return "failed"
+        # Meta refuses some profiles for good (phone-number-only accounts:
+        # 100/2018218). Like Meta's own inbox, the contact is then shown as
+        # "Facebook user" (Contact.display_name), never an invented name.
         Contact.objects.filter(pk=contact.pk).update(profile_fetched_at=timezone.now())
         return "refused"
     first, last = str(profile.get("first_name") or ""), str(profile.get("last_name") or "")
