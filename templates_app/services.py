@@ -471,18 +471,24 @@ def parse_csv(raw: bytes) -> list[dict[str, str]]:
     file that is not a readable CSV with the expected columns."""
     if len(raw) > IMPORT_MAX_BYTES:
         raise ImportRefused([_("The file is larger than %(size)s MB.") % {"size": IMPORT_MAX_BYTES // (1024 * 1024)}])
+    not_text = ImportRefused([_("The file is not text encoded in UTF-8.")])
     try:
-        text = raw.decode("utf-8-sig")
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            text = raw.decode("utf-16")  # Excel's "Unicode text"
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252")  # an older Excel's "CSV (Windows)"
     except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")  # an older Excel's "CSV (Windows)"
-        except UnicodeDecodeError:
-            raise ImportRefused([_("The file is not text encoded in UTF-8.")]) from None
+        raise not_text from None
+    if "\x00" in text:
+        raise not_text
     if not text.strip():
         raise ImportRefused([_("The file is empty.")])
     first_line = text.split("\n", 1)[0]
-    # French spreadsheets save CSV with semicolons.
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # French spreadsheets save CSV with semicolons, "Unicode text" with tabs.
+    delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         rows = list(reader)
