@@ -10,13 +10,28 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from . import responsiveness as rules
-from .models import Conversation, ConversationStatus, Message, Page, ResponseOpportunity
+from .models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Message,
+    Page,
+    ResponseOpportunity,
+)
 
 QUEUE_PAGE_SIZE = 50
+# A search looks at this many matching messages at most: enough to find a
+# conversation by what was said, bounded so that a common word ("bonjour")
+# never scans a Page's whole history on a hot page.
+SEARCH_MESSAGE_LIMIT = 500
+# The conversation view shows the latest messages first and loads earlier
+# ones on demand: a contact who has written for years stays a fast page.
+THREAD_PAGE_SIZE = 100
 
 
 @dataclass
@@ -32,9 +47,22 @@ def _encode_cursor(*parts: str) -> str:
 def _decode_cursor(cursor: str) -> list[str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+        parts = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError("bad cursor") from exc
+    if len(parts) != 2 or not parts[1].isdigit():
+        raise ValueError("bad cursor")
+    return parts
+
+
+def _cursor_time(text: str) -> datetime:
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError("bad cursor")
+    return value
 
 
 def queue(
@@ -47,12 +75,24 @@ def queue(
     search: str = "",
     after: str | None = None,
     limit: int = QUEUE_PAGE_SIZE,
+    waiting: bool = False,
+    with_open_ro: bool = True,
 ) -> QueuePage:
     """The triage queue, keyset-paginated (no OFFSET, no COUNT).
 
     Open conversations: most urgent first — ordered by the open RO's due time
-    (missed ones, due in the past, come first), then those with nothing due.
-    Other statuses: most recent activity first.
+    (missed ones, due in the past, come first), then those with nothing due;
+    `waiting` keeps only those with something due (the triage view: a
+    conversation leaves it once the Page has answered). Served by the partial
+    indexes `conv_queue_open_due` and, for "mine", `conv_assignee_open_due`.
+
+    Other statuses: most recent activity first, in the order of the index
+    `conv_status_recent` (page, status, last_message_at DESC, id) so that
+    PostgreSQL walks it instead of sorting. Conversations without any message
+    (an ad referral alone) have nothing to show there and are left out.
+
+    `with_open_ro` prefetches each row's open RO (the API shows it); the
+    inbox reads the denormalised `due_at` instead and saves the query.
     """
     qs = Conversation.objects.filter(page__in=pages, status=status)
     if kind:
@@ -64,42 +104,39 @@ def queue(
     if search:
         qs = qs.filter(
             Q(contact__name__icontains=search)
-            | Q(pk__in=Message.objects.filter(page__in=pages, text__icontains=search).values("conversation_id")[:500])
+            | Q(
+                pk__in=Message.objects.filter(page__in=pages, text__icontains=search).values(
+                    "conversation_id"
+                )[:SEARCH_MESSAGE_LIMIT]
+            )
         )
     if status == ConversationStatus.OPEN:
+        if waiting:
+            qs = qs.filter(due_at__isnull=False)
         qs = qs.order_by(F("due_at").asc(nulls_last=True), "id")
         if after:
             due, pk = _decode_cursor(after)
             pk_int = int(pk)
             if due:
-                due_at = parse_datetime(due)
-                if due_at is None:
-                    raise ValueError("bad cursor")
+                due_at = _cursor_time(due)
                 qs = qs.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=pk_int) | Q(due_at__isnull=True))
             else:
                 qs = qs.filter(due_at__isnull=True, id__gt=pk_int)
     else:
-        qs = qs.order_by(F("last_message_at").desc(nulls_last=True), "-id")
+        qs = qs.filter(last_message_at__isnull=False).order_by(F("last_message_at").desc(), "id")
         if after:
             last, pk = _decode_cursor(after)
-            pk_int = int(pk)
-            if last:
-                last_at = parse_datetime(last)
-                if last_at is None:
-                    raise ValueError("bad cursor")
-                qs = qs.filter(
-                    Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, id__lt=pk_int)
-                    | Q(last_message_at__isnull=True)
-                )
-            else:
-                qs = qs.filter(last_message_at__isnull=True, id__lt=pk_int)
-    qs = qs.select_related("contact", "assignee", "page").prefetch_related(
-        Prefetch(
-            "opportunities",
-            queryset=ResponseOpportunity.objects.filter(closed_at__isnull=True).order_by("-opened_at"),
-            to_attr="open_ros",
+            last_at = _cursor_time(last)
+            qs = qs.filter(Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, id__gt=int(pk)))
+    qs = qs.select_related("contact", "assignee", "page")
+    if with_open_ro:
+        qs = qs.prefetch_related(
+            Prefetch(
+                "opportunities",
+                queryset=ResponseOpportunity.objects.filter(closed_at__isnull=True).order_by("-opened_at"),
+                to_attr="open_ros",
+            )
         )
-    )
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
@@ -107,18 +144,83 @@ def queue(
         last_row = rows[-1]
         key = last_row.due_at if status == ConversationStatus.OPEN else last_row.last_message_at
         next_cursor = _encode_cursor(key.isoformat() if key else "", str(last_row.pk))
-    for row in rows:
-        row.open_ro = row.open_ros[0] if row.open_ros else None  # type: ignore[attr-defined]
+    if with_open_ro:
+        for row in rows:
+            row.open_ro = row.open_ros[0] if row.open_ros else None  # type: ignore[attr-defined]
     return QueuePage(rows=rows, next_cursor=next_cursor)
 
 
-def thread(conversation: Conversation) -> list[Message]:
-    """A conversation's messages in platform-timestamp order."""
+@dataclass
+class ThreadEntry:
+    """One line of a conversation's timeline: a message, or an event (an
+    assignment, a status change, a hidden comment…) between messages."""
+
+    at: datetime
+    message: Message | None = None
+    event: ConversationEvent | None = None
+
+
+@dataclass
+class Thread:
+    entries: list[ThreadEntry]
+    messages: list[Message]
+    # Cursor for the messages before the first one shown; None at the start.
+    earlier_cursor: str | None
+
+
+# Events shown in the timeline. Reactions show on the message they are about.
+TIMELINE_EVENTS = (
+    "assigned", "status", "woken", "hide_requested", "unhide_requested", "hide_failed",
+    "comment_hide", "comment_unhide", "comment_remove", "comment_delete", "referral",
+)
+TIMELINE_EVENT_LIMIT = 200
+
+
+def thread(conversation: Conversation, *, before: str | None = None, limit: int = THREAD_PAGE_SIZE) -> Thread:
+    """A conversation's latest messages (or those before `before`) in
+    platform-timestamp order, with the events that happened between them.
+
+    Two queries: the messages, walking `msg_thread_order` backwards from the
+    newest (or from the cursor), and the events of the same span, on
+    `convevent_thread_order`.
+    """
+    messages_qs = Message.objects.filter(conversation=conversation)
+    events_qs = ConversationEvent.objects.filter(conversation=conversation, kind__in=TIMELINE_EVENTS)
+    if before:
+        at_text, pk = _decode_cursor(before)
+        before_at = _cursor_time(at_text)
+        messages_qs = messages_qs.filter(Q(timestamp__lt=before_at) | Q(timestamp=before_at, id__lt=int(pk)))
+        events_qs = events_qs.filter(at__lt=before_at)
+    newest_first = list(messages_qs.select_related("author").order_by("-timestamp", "-id")[: limit + 1])
+    earlier_cursor = None
+    if len(newest_first) > limit:
+        newest_first = newest_first[:limit]
+        oldest = newest_first[-1]
+        earlier_cursor = _encode_cursor(oldest.timestamp.isoformat(), str(oldest.pk))
+        events_qs = events_qs.filter(at__gte=oldest.timestamp)
+    messages = newest_first[::-1]
+    events = list(events_qs.select_related("actor").order_by("-at", "-id")[:TIMELINE_EVENT_LIMIT])[::-1]
+    entries = [ThreadEntry(at=m.timestamp, message=m) for m in messages]
+    entries += [ThreadEntry(at=e.at, event=e) for e in events]
+    # Stable: at equal instants a message comes before the event it caused.
+    entries.sort(key=lambda entry: (entry.at, entry.event is not None))
+    return Thread(entries=entries, messages=messages, earlier_cursor=earlier_cursor)
+
+
+def members_of(page: Page) -> list[Any]:
+    """The people who can be assigned a conversation of this Page."""
     return list(
-        Message.objects.filter(conversation=conversation)
-        .select_related("author")
-        .order_by("timestamp", "id")
+        get_user_model()
+        .objects.filter(memberships__page=page, is_active=True)
+        .order_by("first_name", "username")
     )
+
+
+def thread_comment(conversation: Conversation, pk: int | None) -> Message | None:
+    """A comment of this public thread, by id (the one a reply answers)."""
+    if pk is None:
+        return None
+    return Message.objects.filter(conversation=conversation, pk=pk).first()
 
 
 # ---------------------------------------------------------------------------

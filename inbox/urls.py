@@ -7,6 +7,15 @@ from . import api, health, views, webhooks
 app_name = "inbox"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("live", views.live_poll, name="live"),
+    path("c/<int:pk>/", views.conversation, name="conversation"),
+    path("c/<int:pk>/reply", views.reply, name="reply"),
+    path("c/<int:pk>/note", views.note, name="note"),
+    path("c/<int:pk>/typing", views.typing, name="typing"),
+    path("c/<int:pk>/status", views.set_status, name="status"),
+    path("c/<int:pk>/assign", views.assign, name="assign"),
+    path("m/<int:pk>/retry", views.retry, name="retry"),
+    path("m/<int:pk>/hide", views.hide, name="hide"),
     path("webhooks/meta", webhooks.meta_webhook, name="meta_webhook"),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/pages/<str:meta_page_id>/responsiveness", api.responsiveness, name="api_responsiveness"),
