@@ -167,6 +167,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
     "visibility_timeout": 3600,
+    # Publishing (a web request enqueueing on commit) tries the broker once
+    # more, at once, instead of kombu's default ~2 s of retries: with the
+    # broker down a webhook must still answer Meta well within its 5 s. The
+    # worker's own reconnection loop (broker_connection_max_retries) is
+    # unaffected.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
 }
 # A broker outage must not hang a web request: publishing gives up quickly and
 # the periodic sweep re-finds the work from the database.
