@@ -131,12 +131,18 @@ def _dashboard(loaded: Loaded, ctx: Context) -> tuple[str, list[Callable[[], Any
         path = _reverse(name)
         if path:
             return f"view GET {path}", [_get(ctx.client, path)]
-    from inbox import selectors
+    from inbox import dashboard
 
-    def report(page: Any) -> Callable[[], Any]:
-        return lambda: [selectors.responsiveness_report(page=page, kind=kind, days=7) for kind in ("private", "public")]
+    def page_dashboard(page: Any) -> Callable[[], Any]:
+        def call() -> Any:
+            win = dashboard.window(page=page, kind="private", days=7)
+            return (win, dashboard.recent_misses(win), dashboard.departures(win), dashboard.agents(win),
+                    dashboard.history(page=page, kind="private"))
 
-    return "selector inbox.selectors.responsiveness_report ×2 kinds", [report(p) for p in ctx.pages]
+        return call
+
+    return "selectors inbox.dashboard window+misses+departures+agents+history ×10 Pages", [
+        page_dashboard(p) for p in ctx.pages]
 
 
 def _api(loaded: Loaded, ctx: Context) -> tuple[str, list[Callable[[], Any]]]:
@@ -202,8 +208,9 @@ SCENARIOS = {
 }
 
 
-def run(names: list[str], loaded: Loaded, *, n: int, warmup: int) -> dict[str, dict[str, Any]]:
-    """Measure each scenario: server p50/p95, bare SQL p50/p95, queries."""
+def run(names: list[str], loaded: Loaded, *, n: int, warmup: int, sql_conn: Any = None) -> dict[str, dict[str, Any]]:
+    """Measure each scenario: server p50/p95, bare SQL p50/p95, queries.
+    `sql_conn`: the psycopg connection to replay on (default: a new one)."""
     ctx = Context(loaded)
     results: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -212,7 +219,7 @@ def run(names: list[str], loaded: Loaded, *, n: int, warmup: int) -> dict[str, d
             how, calls = scenario.build(loaded, ctx)
             server = measure.time_calls(calls, n=n, warmup=warmup)
             captured = [measure.capture(call) for call in calls]
-            sql = measure.replay_sql(captured, n=n, warmup=warmup)
+            sql = measure.replay_sql(captured, n=n, warmup=warmup, conn=sql_conn)
         except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others
             results[name] = {"title": scenario.title, "error": f"{exc.__class__.__name__}: {exc}"}
             continue

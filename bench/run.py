@@ -53,26 +53,11 @@ def load(size: int) -> Any:
 
     log(f"loading {size:,} messages by COPY…")
     loaded = loader.load(loader.Sizes(messages=size), dsn=os.environ["DATABASE_URL"])
-    rollup_seconds = build_rollups(loaded)
+    rollup_seconds = loader.build_rollups(loaded)
     log(f"loaded {sum(loaded.counts.values()):,} rows in {loaded.seconds:.1f} s "
         f"({loaded.rows_per_second:,.0f} rows/s; rollups {rollup_seconds:.1f} s): {loaded.counts}")
     loaded.phases["rollups"] = rollup_seconds
     return loaded
-
-
-def build_rollups(loaded: Any) -> float:
-    """The dashboard reads daily rollups where they exist: build them as the
-    beat would have over the loaded history."""
-    started = time.perf_counter()
-    try:
-        from inbox.services import rollups  # type: ignore[attr-defined]
-    except ImportError:
-        return 0.0
-    from inbox.models import Page
-
-    for page in Page.objects.filter(pk__in=loaded.page_ids):
-        rollups.rebuild(page=page, now=loaded.now)
-    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,100 @@
+"""The benchmark instrument itself (bench/): a tiny load and one measure, so
+that a schema change that the loader no longer matches, or a page the
+harness can no longer time, fails here rather than on the day of a run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bench import load as loader
+from bench import pages, report, summary
+
+TINY = loader.Sizes(messages=800, pages=2, agents=3, saved_replies_per_page=3, picker_saved_replies=12,
+                      messages_per_day=100)
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def loaded(db):
+    return loader.load(TINY, now=NOW)
+
+
+def _ros():
+    from inbox.models import ResponseOpportunity
+
+    return list(ResponseOpportunity.objects.order_by("pk").values(
+        "conversation_id", "opened_by_id", "opened_at", "clock_start", "due_at", "target_seconds", "closed_by_id",
+        "closed_at", "response_seconds", "responder_id", "status", "starts_conversation"))
+
+
+def _rollups():
+    from inbox.models import DailyRollup
+
+    return list(DailyRollup.objects.order_by("page_id", "kind", "day").values(
+        "page_id", "kind", "day", "timezone", "target_seconds", "starts_at", "ends_at", "tally", "replies",
+        "stale", "settles_at"))
+
+
+def test_it_loads_what_the_services_would_have_written(loaded):
+    from django.db.models import Max
+
+    from inbox.models import Conversation, Message
+    from inbox.services import opportunities
+
+    assert loaded.counts["message"] == TINY.messages
+    assert loaded.counts["conversation"] > 30
+    assert loaded.counts["opportunity"] > loaded.counts["conversation"]
+    # The conversation summaries the queue reads match their messages.
+    latest = dict(Message.objects.values("conversation_id").annotate(m=Max("timestamp"))
+                  .values_list("conversation_id", "m"))
+    summaries = dict(Conversation.objects.values_list("pk", "last_message_at"))
+    assert summaries == latest
+    assert Conversation.objects.filter(status="open").exists()
+    # Recomputing every RO (and every rollup) from the loaded messages with
+    # the real rules changes nothing.
+    loader.build_rollups(loaded)
+    ros, rollups = _ros(), _rollups()
+    due = dict(Conversation.objects.values_list("pk", "due_at"))
+    assert len(rollups) > 10
+    opportunities.rebuild(now=NOW)
+    assert _ros() == ros
+    assert dict(Conversation.objects.values_list("pk", "due_at")) == due
+    assert _rollups() == rollups
+
+
+def test_it_times_a_page_next_to_its_bare_sql(loaded):
+    from django.db import connection
+
+    results = pages.run(["queue", "api"], loaded, n=3, warmup=1, sql_conn=connection.connection)
+    for name in ("queue", "api"):
+        result = results[name]
+        assert "error" not in result, result
+        assert result["queries"] >= 2
+        assert 0 < result["sql"]["p50_ms"] <= result["server"]["p95_ms"]
+
+
+def test_it_writes_each_figure_next_to_its_limit_ratio_first(tmp_path, monkeypatch):
+    class Settings:
+        small, large = 10_000, 1_000_000
+
+    raw = {"pages": {
+        "10000": {"queue": {"how": "view", "server": {"p50_ms": 4.0, "p95_ms": 6.0}, "sql": {"p50_ms": 1.0,
+                  "p95_ms": 2.0}, "queries": 4}},
+        "1000000": {"queue": {"how": "view", "server": {"p50_ms": 5.0, "p95_ms": 7.2}, "sql": {"p50_ms": 1.0,
+                    "p95_ms": 2.4}, "queries": 4}},
+    }, "stack": {"ingest": {"deliveries": 100, "http": {"per_second": 900.0, "p50_ms": 5.0, "p95_ms": 12.0,
+                                                         "senders": 8},
+                            "raw_insert": {"per_second": 3000.0, "p95_ms": 3.0}}}}
+    rows, _notes = summary.rows_and_notes(raw, Settings())
+    by_measure = {row.measure: row for row in rows}
+    ingest = by_measure["Webhook ingestion over HTTP (gunicorn)"]
+    assert ingest.ratio == pytest.approx(0.3) and ingest.met is False  # 900/s is under 1,000/s
+    growth = next(row for row in rows if "growth" in row.measure and row.measure.startswith("Queue"))
+    assert growth.ratio == pytest.approx(1.2) and growth.met is True
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    _json, md = report.write("smoke", title="t", meta={}, rows=rows, raw=raw, notes=[])
+    table = md.read_text().splitlines()
+    assert table[table.index("| ratio | measure | figure | limit, same run | target | verdict |") + 2].startswith(
+        "| **0.30×** of raw INSERT rate | Webhook ingestion")
