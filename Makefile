@@ -66,3 +66,27 @@ messages: $(VENV)/.dev
 
 clean:
 	rm -rf var/reactif.sqlite3* var/broker var/cache var/celerybeat-schedule* staticfiles
+
+# Benchmarks (docs/performance.md): real PostgreSQL and Redis started as for
+# `make test`, in a database of their own (reactif_bench). Results go to
+# bench/results/<date>[-suite][-quick].json and .md.
+.PHONY: bench-saved-replies
+BENCH := source var/services.env && $(BIN)/python -m bench.run
+
+bench: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite all
+
+bench-quick: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite all --quick
+
+bench-ingest: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite ingest
+
+bench-inbox: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite inbox
+
+bench-dashboard: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite dashboard
+
+bench-saved-replies: $(VENV)/.dev services staticfiles/staticfiles.json
+	$(BENCH) --suite saved-replies
