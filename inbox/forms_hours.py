@@ -48,14 +48,15 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-class ClockField(forms.CharField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=8, **kwargs)
+class ClockField(forms.Field):
+    """A clock time typed as text (a time input cannot say 24:00), as minutes."""
 
-    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
-        text = super().to_python(value)
+    def to_python(self, value: Any) -> int | None:
+        text = str(value or "").strip()
         if not text:
             return None
+        if len(text) > 8:
+            raise forms.ValidationError(_("Write a time such as 09:00."), code="time")
         return parse_clock(text)
 
 

@@ -94,6 +94,7 @@ def _context(request: HttpRequest, page: Page, **extra: Any) -> dict[str, Any]:
             "name": name,
             "form": form,
             "saved": saved,
+            "error": _first_error(form) if form.is_bound and form.errors else "",
             "preview": away.render_away_message(
                 body or "", page=page, contact=None, language=code,
                 next_opening=preview_opening, now=now,
@@ -118,7 +119,11 @@ def _context(request: HttpRequest, page: Page, **extra: Any) -> dict[str, Any]:
         "variables": [
             (away.placeholder(name), VARIABLE_HELP[name]) for name in away.VARIABLES
         ],
-        "changes": [(row, ACTION_LABELS.get(row.action, row.action)) for row in hours_selectors.recent_changes(page)],
+        "changes": [
+            (row, ACTION_LABELS.get(row.action, row.action),
+             (row.actor.first_name or row.actor.username) if row.actor else _("command line"))
+            for row in hours_selectors.recent_changes(page)
+        ],
         "day_errors": {},
         "day_values": {},
         "times": [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(0, 1441, 30)],

@@ -27,7 +27,7 @@ FR_FRIDAY_NIGHT = (
 def customer_writes(deliver, page, when, text="Bonjour, vous êtes ouverts demain ?", psid="psid-camille"):
     deliver(simulation.envelope(page.meta_page_id, messaging=[
         simulation.message(page.meta_page_id, psid, when.timestamp(), text)]))
-    return Message.objects.filter(page=page, direction="in").latest("timestamp")
+    return Message.objects.filter(page=page, direction="in", conversation__contact__external_id=psid).latest("pk")
 
 
 def automatic(page):
