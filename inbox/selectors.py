@@ -176,7 +176,7 @@ TIMELINE_EVENTS = (
 TIMELINE_EVENT_LIMIT = 200
 
 
-def thread(conversation: Conversation, *, before: str | None = None, limit: int = THREAD_PAGE_SIZE) -> Thread:
+def thread(conversation: Conversation, *, before: str | None = None, limit: int | None = None) -> Thread:
     """A conversation's latest messages (or those before `before`) in
     platform-timestamp order, with the events that happened between them.
 
@@ -184,6 +184,7 @@ def thread(conversation: Conversation, *, before: str | None = None, limit: int 
     newest (or from the cursor), and the events of the same span, on
     `convevent_thread_order`.
     """
+    limit = limit or THREAD_PAGE_SIZE
     messages_qs = Message.objects.filter(conversation=conversation)
     events_qs = ConversationEvent.objects.filter(conversation=conversation, kind__in=TIMELINE_EVENTS)
     if before:

@@ -458,7 +458,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     }
     warnings = saved_replies.composer_warnings(
         conversation=conversation, agent=request.user, text=text,
-        saved_reply_id=data["saved_reply_id"], channel=channel,
+        saved_reply_id=data["saved_reply_id"], channel=channel, comment=comment,
     )
     confirmed = form.confirmed()
     refused = [w for w in warnings if w.kind == "refuse"]
