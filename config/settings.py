@@ -38,7 +38,7 @@ DEBUG = env_bool("DEBUG", default=False)
 
 # A development key is only acceptable while DEBUG is on; production refuses to
 # start with no key or a short/guessable one (CONTRACT.md).
-_DEV_SECRET_KEY = "django-insecure-reactif-development-only-never-in-production"
+_DEV_SECRET_KEY = "django-insecure-reactif-development-only-never-in-production"  # noqa: S105 - refused below unless DEBUG
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:

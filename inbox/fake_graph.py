@@ -142,7 +142,7 @@ class FakeGraph:
                         "metadata": message.get("metadata", "")}}]}]}
         body = json.dumps(payload).encode()
         signature = "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-        request = urllib.request.Request(self.echo_to, data=body, method="POST", headers={  # noqa: S310
+        request = urllib.request.Request(self.echo_to, data=body, method="POST", headers={  # noqa: S310 - the loopback URL the test or demo gave
             "Content-Type": "application/json", "X-Hub-Signature-256": signature})
         # Meta gives up on an endpoint that does not answer; so does the fake.
         with contextlib.suppress(OSError):

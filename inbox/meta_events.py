@@ -167,11 +167,25 @@ class Unknown(Event):
 def _str(value: Any) -> str:
     if value is None or isinstance(value, dict | list):
         return ""
-    return str(value)
+    # JSON may carry \u0000, which no PostgreSQL text column can hold: the
+    # character goes, the customer's message stays (found by the fuzzer).
+    return str(value).replace("\x00", "")
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _json(value: Any) -> Any:
+    """Free-form JSON kept as is (referrals), less the NUL characters that
+    PostgreSQL's jsonb refuses."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {_json(k): _json(v) for k, v in value.items()}
+    return value
 
 
 def _list(value: Any) -> list[Any]:
@@ -244,7 +258,7 @@ def _parse_messaging(page_id: str, item: Any, *, standby: bool) -> Event:
             app_id=_str(message.get("app_id")),
             metadata=_str(message.get("metadata")),
             is_deleted=bool(message.get("is_deleted")),
-            referral=_dict(message.get("referral")) or None,
+            referral=_json(_dict(message.get("referral"))) or None,
             standby=standby,
         )
     if isinstance(item.get("postback"), dict):
@@ -253,7 +267,7 @@ def _parse_messaging(page_id: str, item: Any, *, standby: bool) -> Event:
         return PostbackEvent(
             page_id=page_id, timestamp=timestamp, contact_id=sender, mid=mid,
             title=_str(postback.get("title")), payload=_str(postback.get("payload")),
-            referral=_dict(postback.get("referral")) or None, standby=standby,
+            referral=_json(_dict(postback.get("referral"))) or None, standby=standby,
         )
     if isinstance(item.get("read"), dict):
         return ReadEvent(
@@ -285,7 +299,7 @@ def _parse_messaging(page_id: str, item: Any, *, standby: bool) -> Event:
             text=_str(edit.get("text")), num_edit=num_edit,
         )
     if isinstance(item.get("referral"), dict):
-        return ReferralEvent(page_id=page_id, timestamp=timestamp, contact_id=sender, referral=item["referral"])
+        return ReferralEvent(page_id=page_id, timestamp=timestamp, contact_id=sender, referral=_json(item["referral"]))
     return Unknown(page_id=page_id, timestamp=timestamp, reason="unknown messaging event", raw=item)
 
 

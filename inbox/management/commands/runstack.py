@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 DEMO_APP_SECRET = "demo-app-secret"  # noqa: S105 - the local demo's only
-DEMO_VERIFY_TOKEN = "demo-verify-token"  # noqa: S105
+DEMO_VERIFY_TOKEN = "demo-verify-token"  # noqa: S105 - the local demo's only
 
 
 class Command(BaseCommand):

@@ -28,7 +28,8 @@ class Command(BaseCommand):
         User = get_user_model()
         page, created = Page.objects.get_or_create(
             meta_page_id=DEMO_PAGE_ID,
-            defaults={"name": "Boulangerie Dupain", "access_token": "demo-token", "timezone": "Europe/Paris"},
+            defaults={"name": "Boulangerie Dupain", "access_token": "demo-token",  # nosec B105 - the demo's fake token
+                      "timezone": "Europe/Paris"},
         )
         people = [("marie", "Marie", "Lefèvre", Role.ADMIN), ("hugo", "Hugo", "Garnier", Role.AGENT)]
         for username, first, last, role in people:
