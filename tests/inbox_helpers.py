@@ -4,7 +4,10 @@ signed webhook deliveries (the `deliver` fixture), never by creating rows."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
+
+import pytest
 
 from inbox import simulation
 from inbox.models import Contact, Conversation, Message
@@ -38,3 +41,14 @@ def customer_comments(deliver: Any, page: Any, *, from_id: str, name: str, text:
                                 post_id=post_id, comment_id=comment_id, parent_id=parent_id)
     deliver(simulation.envelope(page.meta_page_id, changes=[change], time_ms=int(at)))
     return Message.objects.select_related("conversation").get(page=page, mid=change["value"]["comment_id"])
+
+
+@pytest.fixture
+def local_cache(settings):
+    """A cache of this test's own, for tests about what the cache holds
+    (live versions, presence, cached sessions). The suite's Redis is shared
+    by concurrent runs, and the autouse `cache.clear()` of any of them is a
+    FLUSHDB that would wipe this test's keys at a random moment."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"inbox-test-{uuid.uuid4().hex}"}}
+    yield
