@@ -13,12 +13,13 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
 from .graph import GraphError
 from .models import Conversation, Delivery, WorkerHeartbeat
-from .services import ingestion, opportunities, sending
 from .services import conversations as conversation_services
+from .services import ingestion, opportunities, sending
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ SWEEP_GRACE = timedelta(seconds=20)
 def _publish(task, *args, countdown: float = 0) -> None:
     try:
         task.apply_async(args=args, countdown=countdown or None, retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweep will find it
+    except Exception:
         log.warning("Broker unavailable: %s%s left for the sweep", task.name, args, exc_info=True)
 
 
@@ -74,7 +75,7 @@ def sweep_deliveries() -> int:
     for delivery_id in ids:
         try:
             ingestion.process_delivery(delivery_id=delivery_id)
-        except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the sweep
+        except Exception as exc:
             log.exception("Delivery %s failed again", delivery_id)
             ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
     return len(ids)
@@ -136,5 +137,12 @@ def wake_snoozed() -> int:
 @shared_task
 def heartbeat() -> None:
     WorkerHeartbeat.objects.update_or_create(name="worker", defaults={"beat_at": timezone.now()})
+
+
+@worker_ready.connect
+def _first_heartbeat(**kwargs: object) -> None:
+    # Through the queue, so it proves the worker consumes: /healthz sees it
+    # at once rather than after beat's first 10 s interval.
+    _publish(heartbeat)
 
 

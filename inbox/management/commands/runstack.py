@@ -81,6 +81,7 @@ class Command(BaseCommand):
                 f"password demo-reactif-2026. Django admin: {base}/admin/ (admin / same password).\n"
                 "Press Ctrl-C to stop everything.\n"
             ))
+            self.stdout.flush()
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
