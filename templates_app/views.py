@@ -8,6 +8,7 @@ Each view: access helper (404 for anything outside the user's Pages) → form
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -31,6 +32,8 @@ from .selectors import Scope
 # The sample contact the editor's preview renders for.
 SAMPLE_CONTACT_FIRST_NAME = "Camille"
 SEARCH_MAX_LENGTH = 100
+# A draft that is only "/hor": the agent is choosing a saved reply.
+SLASH_QUERY = re.compile(r"/[\w-]*")
 
 
 def _list_url(scope: Scope) -> str:
@@ -380,10 +383,13 @@ def guidance(request: HttpRequest, conversation_id: int) -> HttpResponse:
             conversation=conversation, pk=int(request.POST["comment"]), channel=Channel.COMMENT
         ).first()
     raw_id = request.POST.get("saved_reply_id", "")
+    text = request.POST.get("text", "")[: rules.MAX_TEXT_LENGTH * 4]
+    if SLASH_QUERY.fullmatch(text.strip()):
+        text = ""  # still choosing in the picker: nothing to judge yet
     warnings = services.composer_warnings(
         conversation=conversation,
         agent=request.user,
-        text=request.POST.get("text", "")[: rules.MAX_TEXT_LENGTH * 4],
+        text=text,
         saved_reply_id=int(raw_id) if raw_id.isdigit() else None,
         channel=channel,
         comment=comment,

@@ -578,13 +578,13 @@ def test_it_suggests_replying_privately_to_a_comment_holding_personal_data(page)
                                      channel=Channel.COMMENT, timestamp=NOW, mid="c-here",
                                      text="Rappelez-moi au 06 12 34 56 78 svp")
     html = render_to_string("templates_app/_comment_guidance.html", {"message": comment, "page": page})
-    assert f'data-reply-privately="{comment.pk}"' in html
+    assert f'data-reply-to="{comment.pk}" data-channel="private_reply"' in html
     comment.text = "Vous ouvrez dimanche ?"
-    assert "data-reply-privately" not in render_to_string("templates_app/_comment_guidance.html",
+    assert "data-reply-to" not in render_to_string("templates_app/_comment_guidance.html",
                                                           {"message": comment, "page": page})
     reply = Message(page=page, conversation=thread, direction=Direction.OUTBOUND, channel=Channel.COMMENT,
                     timestamp=NOW, text="Appelez le 06 12 34 56 78")
-    assert "data-reply-privately" not in render_to_string("templates_app/_comment_guidance.html",
+    assert "data-reply-to" not in render_to_string("templates_app/_comment_guidance.html",
                                                           {"message": reply, "page": page})
 
 

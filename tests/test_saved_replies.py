@@ -13,7 +13,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from inbox.models import AuditLog, Channel, Contact, Conversation, ConversationKind, Direction, Message, SendStatus
+from inbox.models import (
+    AuditLog,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationKind,
+    Direction,
+    Message,
+    SendStatus,
+)
 from templates_app import selectors
 from templates_app.models import SavedReply
 

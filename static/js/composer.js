@@ -207,18 +207,11 @@
       update();
       return;
     }
-    // "Reply privately" beside a customer's public comment holding personal data.
-    const privately = event.target.closest && event.target.closest("[data-reply-privately]");
-    if (privately) {
-      const area = textarea();
-      const form = area && area.form;
-      if (!form) return;
-      const channel = form.elements.namedItem("channel");
-      if (channel) channel.value = "private_reply";
-      const comment = form.elements.namedItem("comment");
-      if (comment) comment.value = privately.dataset.replyPrivately;
-      form.dispatchEvent(new Event("change", { bubbles: true }));
-      area.focus();
+    // "Reply privately / publicly" under a comment (the inbox's own buttons, and
+    // the suggestion beside a comment holding personal data): inbox.js points
+    // the composer at the comment; the guidance then follows the new channel.
+    if (event.target.closest && event.target.closest("[data-reply-to]")) {
+      setTimeout(() => document.body.dispatchEvent(new CustomEvent("sr:refresh", { bubbles: true })), 0);
       return;
     }
     if (state && !(event.target.closest && event.target.closest("[data-sr-composer]"))) close();
