@@ -165,6 +165,9 @@ def day_tallies(
         for row in DailyRollup.objects.filter(
             page=page, kind=kind, day__gte=first, day__lte=last, stale=False,
             settles_at__isnull=True, timezone=tz, target_seconds=page.target_seconds(kind),
+            # A tally computed after `now` may count as missed what was
+            # still pending then (figures asked "as of" an earlier instant).
+            computed_at__lte=now,
         ).only("day", "tally", "replies")
     }
     out: dict[date, DayTally] = {}
