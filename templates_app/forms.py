@@ -49,7 +49,7 @@ class SavedReplyForm(forms.Form):
         self.fields["shortcut"].widget.attrs.update({"autocapitalize": "none", "autocomplete": "off"})
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         raw_scope = data.get("scope")
         if raw_scope == PERSONAL:
             scope = Scope(page=None, owner=self.user, can_manage=True)

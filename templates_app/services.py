@@ -501,7 +501,7 @@ def parse_csv(raw: bytes) -> list[dict[str, str]]:
             [_("Missing column(s): %(missing)s. The first line must name the columns: %(columns)s.")
              % {"missing": ", ".join(missing), "columns": ", ".join(CSV_COLUMNS)}]
         )
-    records = []
+    records: list[dict[str, str]] = []
     for values in rows[1:]:
         if not any(value.strip() for value in values):
             records.append({})  # kept, so that row numbers match the file

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from inbox.access import get_conversation_for_user, pages_for
 from inbox.models import Channel, Message
@@ -56,16 +57,20 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def page_list(request: HttpRequest, page_id: int) -> HttpResponse:
-    return _list(request, get_scope_for_user(request.user, page_id=page_id))
+    return _list(request, get_scope_for_user(request.user, page_id=page_id))  # type: ignore[arg-type]
 
 
 @login_required
 @require_GET
 def personal_list(request: HttpRequest) -> HttpResponse:
-    return _list(request, get_scope_for_user(request.user, page_id=None))
+    return _list(request, get_scope_for_user(request.user, page_id=None))  # type: ignore[arg-type]
 
 
-def _list(request: HttpRequest, scope: Scope) -> HttpResponse:
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _list(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     status = request.GET.get("status", "live")
     if status not in ("live", "stale", "archived"):
         status = "live"
@@ -99,7 +104,7 @@ def _list(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 def _form_page(request: HttpRequest, form: SavedReplyForm, *, scope: Scope, saved_reply: Any = None) -> HttpResponse:
     preview_page = scope.page or pages_for(request.user).order_by("name").first()
-    preview_text, problems = ("", [])
+    preview_text, problems = "", list[str]()
     body = form["body"].value() or ""
     if body:
         preview_text, problems = services.preview(

@@ -610,3 +610,14 @@ def test_it_lets_a_fellow_member_use_the_composer_endpoints(client, page, conver
     client.force_login(dora)
     response = client.get(f"/saved-replies/conversations/{conversation.pk}/insert/{hours_reply.pk}/")
     assert json.loads(response.content)["text"].endswith("— Dora")
+
+
+def test_it_keeps_quiet_while_the_agent_is_still_choosing_in_the_picker(client, conversation, bob):
+    from django.utils import timezone
+
+    Conversation.objects.filter(pk=conversation.pk).update(last_customer_message_at=timezone.now())
+    _history(conversation, bob, unedited=50, total=50, start=timezone.now())
+    client.force_login(bob)
+    url = f"/saved-replies/conversations/{conversation.pk}/guidance/"
+    assert "data-warning" not in client.post(url, {"text": "/hor"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-warning="agent_reliance"' in client.post(url, {"text": "Bonjour /hor"}).content.decode()

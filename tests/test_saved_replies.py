@@ -413,3 +413,16 @@ def test_it_never_shows_someone_elses_personal_saved_replies(client, page, alice
     client.force_login(bob)
     assert "alices-secret" not in client.get("/saved-replies/personal/").content.decode()
     assert "alices-secret" not in client.get(f"/saved-replies/page/{page.pk}/").content.decode()
+
+
+@pytest.mark.parametrize("encoded", [
+    "shortcut;title;body\r\nété;Summer;Fermé en août\r\n".encode("cp1252"),  # an older Excel's "CSV (Windows)"
+    "shortcut\ttitle\tbody\nété\tSummer\tFermé en août\n".encode("utf-16"),  # Excel's "Unicode text"
+])
+def test_it_reads_the_files_spreadsheets_save(client, page, alice, encoded):
+    client.force_login(alice)
+    response = client.post(f"/saved-replies/page/{page.pk}/import/", {
+        "file": SimpleUploadedFile("x.csv", encoded, content_type="text/csv"), "language": "fr"})
+    assert response.status_code == 302
+    saved_reply = SavedReply.objects.get()
+    assert (saved_reply.shortcut, saved_reply.body) == ("été", "Fermé en août")
