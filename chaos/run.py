@@ -543,6 +543,12 @@ def prepare_database() -> None:
          "AND pid <> pg_backend_pid()")
     psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     psql(f"CREATE DATABASE {DB_NAME}")
+    # The test services trade durability for speed (synchronous_commit off:
+    # a commit may be acknowledged before its WAL is written, and lost by a
+    # crash). Production keeps PostgreSQL's default, and so does the chaos
+    # run: a 200 to Meta must mean the delivery survives a restart. A
+    # database setting outranks the server's command line.
+    psql(f"ALTER DATABASE {DB_NAME} SET synchronous_commit = on")
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,  # noqa: S603
                    env={**os.environ, **STACK_ENV}, check=True)
     from django.contrib.auth import get_user_model
@@ -550,7 +556,10 @@ def prepare_database() -> None:
     from inbox.models import Membership, Page, Role
 
     for n, page_id in enumerate(PAGE_IDS):
-        page = Page.objects.create(meta_page_id=page_id, name=f"Chaos Page {n + 1}", access_token=f"token-{n}")
+        # Short targets, so that deadlines fall due (and the deadline sweep
+        # works) during the run itself, not after it.
+        page = Page.objects.create(meta_page_id=page_id, name=f"Chaos Page {n + 1}", access_token=f"token-{n}",
+                                   private_target_seconds=60, public_target_seconds=120)
         for a in range(3):
             user, _ = get_user_model().objects.get_or_create(username=f"agent{a}", defaults={"first_name": "Agent"})
             Membership.objects.get_or_create(user=user, page=page, defaults={"role": Role.AGENT})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
@@ -29,7 +30,17 @@ def meta_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("invalid signature", content_type="text/plain")
     # Stored durably before answering; parsing and everything else happen in
     # the worker, so Meta gets its 200 well within its 5 s, whatever the body.
-    store_delivery(body=body)
+    try:
+        store_delivery(body=body)
+    except DatabaseError:
+        # PostgreSQL restarting or unreachable: nothing was stored, so Meta
+        # must send it again. A 503 says so (a 500 would read as our bug);
+        # the next request gets a fresh connection (chaos scenario "postgres").
+        log.warning("Webhook delivery not stored: database unavailable", exc_info=True)
+        close_old_connections()
+        response = HttpResponse("database unavailable, retry", status=503, content_type="text/plain")
+        response["Retry-After"] = "5"
+        return response
     return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
 
 
