@@ -155,20 +155,34 @@ def week(page: Page) -> list[Day]:
 
 @dataclass
 class Closures:
-    upcoming: list[ClosureDate]
-    yearly: list[ClosureDate]
+    # (closure, the date it next closes the Page), soonest first.
+    upcoming: list[tuple[ClosureDate, date]]
     past: int
 
 
+def next_occurrence(closure: ClosureDate, today: date) -> date | None:
+    if not closure.yearly:
+        return closure.day if closure.day >= today else None
+    # A yearly Feb 29 may be 8 years away (2096 -> 2104).
+    for year in range(today.year, today.year + 9):
+        try:
+            occurrence = closure.day.replace(year=year)
+        except ValueError:
+            continue
+        if occurrence >= today:
+            return occurrence
+    return None
+
+
 def closures(page: Page, *, today: date) -> Closures:
-    rows = list(ClosureDate.objects.filter(page=page))
-    yearly = sorted((c for c in rows if c.yearly), key=lambda c: (c.day.month, c.day.day))
-    one_off = [c for c in rows if not c.yearly]
-    return Closures(
-        upcoming=sorted((c for c in one_off if c.day >= today), key=lambda c: c.day),
-        yearly=yearly,
-        past=sum(1 for c in one_off if c.day < today),
-    )
+    upcoming, past = [], 0
+    for closure in ClosureDate.objects.filter(page=page):
+        occurrence = next_occurrence(closure, today)
+        if occurrence is None:
+            past += 1
+        else:
+            upcoming.append((closure, occurrence))
+    return Closures(upcoming=sorted(upcoming, key=lambda row: (row[1], row[0].pk)), past=past)
 
 
 def away_messages(page: Page) -> dict[str, AwayMessage]:

@@ -203,7 +203,7 @@ def timezone_update(request: HttpRequest, page_id: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, page, "hours", _first_error(form), timezone_form=form)
     hours.set_timezone(page=page, tz=form.cleaned_data["timezone"], actor=request.user)
-    return _done(request, page, "hours", _("Time zone saved."), also=("now", "changes"))
+    return _done(request, page, "hours", _("Time zone saved."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -224,7 +224,7 @@ def interval_add(request: HttpRequest, page_id: int) -> HttpResponse:
                            actor=request.user)
     except hours.HoursRefused as refusal:  # a concurrent change made it overlap
         return _refused(request, page, "hours", str(refusal), day_errors={data["weekday"]: str(refusal)})
-    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "changes"))
+    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -233,7 +233,7 @@ def interval_remove(request: HttpRequest, page_id: int, interval_id: int) -> Htt
     page = get_admin_page_for_user(request.user, pk=page_id)
     if not hours.remove_interval(page=page, interval_id=interval_id, actor=request.user):
         raise Http404("no such interval on this Page")
-    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "changes"))
+    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -246,7 +246,7 @@ def day_copy(request: HttpRequest, page_id: int) -> HttpResponse:
         return _refused(request, page, "hours", _first_error(form), copy_errors={weekday: _first_error(form)})
     hours.copy_day(page=page, weekday=form.cleaned_data["weekday"], to_weekdays=form.cleaned_data["to"],
                    actor=request.user)
-    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "changes"))
+    return _done(request, page, "hours", _("Opening hours saved."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -264,7 +264,7 @@ def closure_add(request: HttpRequest, page_id: int) -> HttpResponse:
     except hours.HoursRefused as refusal:
         form.add_error("day", str(refusal))
         return _refused(request, page, "closures", str(refusal), closure_form=form)
-    return _done(request, page, "closures", _("Closure date added."), also=("now", "changes"))
+    return _done(request, page, "closures", _("Closure date added."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -273,7 +273,7 @@ def closure_remove(request: HttpRequest, page_id: int, closure_id: int) -> HttpR
     page = get_admin_page_for_user(request.user, pk=page_id)
     if not hours.remove_closure(page=page, closure_id=closure_id, actor=request.user):
         raise Http404("no such closure on this Page")
-    return _done(request, page, "closures", _("Closure date removed."), also=("now", "changes"))
+    return _done(request, page, "closures", _("Closure date removed."), also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -286,7 +286,7 @@ def holidays_add(request: HttpRequest, page_id: int) -> HttpResponse:
         return _refused(request, page, "closures", _first_error(form))
     added = hours.add_french_public_holidays(page=page, year=form.cleaned_data["year"], actor=request.user)
     return _done(request, page, "closures", _("%(count)s public holidays added.") % {"count": added},
-                 also=("now", "changes"))
+                 also=("now", "topbar", "previews", "changes"))
 
 
 @login_required
@@ -326,7 +326,7 @@ def away_switch(request: HttpRequest, page_id: int) -> HttpResponse:
     from_settings = request.POST.get("from") == "settings" and role_on(request.user, page) == Role.ADMIN
     if request.htmx:
         if from_settings:
-            return _sections(request, page, "now", also=("changes",) if error is None else (),
+            return _sections(request, page, "now", also=("topbar", "previews", "changes") if error is None else (),
                              away_error=error)
         return render(request, "hours/_inbox_header.html", {"away_errors": {page.pk: error} if error else {}})
     if error:

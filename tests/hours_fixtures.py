@@ -29,8 +29,8 @@ class Clock:
         self.now = now
 
 
-@pytest.fixture
-def clock(monkeypatch):
+@pytest.fixture(name="clock")
+def clock_fixture(monkeypatch):
     from django.utils import timezone
 
     frozen = Clock(datetime.now(UTC))

@@ -12,7 +12,7 @@ from inbox import simulation
 from inbox.models import Contact, Conversation, Message, ResponseOpportunity, SendStatus
 from inbox.services import away, hours, page_settings, sending
 
-from .hours_fixtures import away_message, clock, office_hours, paris  # noqa: F401 - clock is a fixture
+from .hours_fixtures import away_message, clock_fixture, office_hours, paris  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def test_it_sends_the_away_message_once_per_closed_period(page, deliver, fake_gr
     monday_evening = paris(2026, 11, 23, 18, 30)
     clock.set(monday_evening + timedelta(seconds=1))
     customer_writes(deliver, page, monday_evening)
-    first, second = automatic(page)
+    _, second = automatic(page)
     assert second.text.endswith("nous vous répondrons demain à 9 h.")
 
 

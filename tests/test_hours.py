@@ -13,11 +13,19 @@ import pytest
 
 from inbox import responsiveness, simulation
 from inbox.availability import parse_hours
-from inbox.models import AuditLog, AwayPeriod, Conversation, Message, Page, ReadReceipts, ResponseOpportunity
+from inbox.models import (
+    AuditLog,
+    AwayPeriod,
+    Conversation,
+    Message,
+    Page,
+    ReadReceipts,
+    ResponseOpportunity,
+)
 from inbox.services import conversations, hours
 from templates_app import guidance
 
-from .hours_fixtures import clock, office_hours, paris  # noqa: F401 - clock is a fixture
+from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -167,9 +175,10 @@ def test_away_refuses_an_end_in_the_past_or_months_away(page, bob, clock):
 
 
 def test_french_holidays_are_added_once(page, alice):
-    assert hours.add_french_public_holidays(page=page, year=2026, actor=alice) == 11
-    assert hours.add_french_public_holidays(page=page, year=2026, actor=alice) == 0
-    assert [day for day, _, _ in hours.french_holidays_to_add(page=page, year=2027)] == [
+    new_year = date(2026, 1, 1)
+    assert hours.add_french_public_holidays(page=page, year=2026, actor=alice, today=new_year) == 11
+    assert hours.add_french_public_holidays(page=page, year=2026, actor=alice, today=new_year) == 0
+    assert [day for day, _, _ in hours.french_holidays_to_add(page=page, year=2027, today=new_year)] == [
         date(2027, 3, 29), date(2027, 5, 6), date(2027, 5, 17)]
 
 

@@ -12,7 +12,7 @@ from inbox import simulation
 from inbox.models import AuditLog, AwayMessage, AwayPeriod, ClosureDate, OpeningInterval, Page
 from inbox.services import hours
 
-from .hours_fixtures import clock, office_hours, paris  # noqa: F401 - clock is a fixture
+from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -119,8 +119,8 @@ def test_an_admin_builds_split_shifts_with_htmx(client, english, alice, page):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("11:00", "13:00", "This overlaps 09:00–12:00 on the same day."),
-        ("08:00", "09:30", "This overlaps 09:00–12:00 on the same day."),
+        ("11:00", "13:00", "This overlaps 09:00\N{EN DASH}12:00 on the same day."),
+        ("08:00", "09:30", "This overlaps 09:00\N{EN DASH}12:00 on the same day."),
         ("22:00", "02:00", "An interval may not cross midnight"),
         ("12:00", "12:00", "The end must come after the start."),
         ("25:00", "26:00", "Write a time between 00:00 and 24:00."),
@@ -218,7 +218,7 @@ def test_it_adds_one_off_and_yearly_closures_and_removes_them(client, english, a
 
 
 def test_it_adds_frances_public_holidays_in_one_click(client, alice, page, clock):
-    clock.set(paris(2026, 11, 20, 10, 0))
+    clock.set(paris(2026, 1, 10, 10, 0))
     signed_in(client, alice)
     response = client.post(url("holidays_add", page), {"year": 2026}, **HTMX)
     assert response.status_code == 200
@@ -236,6 +236,13 @@ def test_it_adds_frances_public_holidays_in_one_click(client, alice, page, clock
     assert closures.count() == 14, "next year only adds Easter Monday, Ascension and Whit Monday"
     assert client.post(url("holidays_add", page), {"year": 2031}, **HTMX).status_code == 200
     assert closures.count() == 14
+
+
+def test_it_leaves_out_movable_holidays_already_past(client, alice, page, clock):
+    clock.set(paris(2026, 11, 20, 10, 0))
+    signed_in(client, alice).post(url("holidays_add", page), {"year": 2026}, **HTMX)
+    closures = ClosureDate.objects.filter(page=page)
+    assert closures.count() == 8 and not closures.filter(yearly=False).exists()
 
 
 # --- Away messages and general settings -----------------------------------------------------
@@ -302,6 +309,7 @@ def test_an_agent_switches_away_from_the_inbox_header_and_back(client, english, 
     assert html.lstrip().startswith('<section id="hours-header"')
     assert 'data-availability="away"' in html
     assert "switched on by Bob" in html
+    assert '<span id="topbar-availability" class="topbar-availability" hx-swap-oob="true">' in html
     period = AwayPeriod.objects.get(page=page)
     assert (period.created_by, period.start, period.until) == (
         bob, paris(2026, 11, 24, 11, 0), paris(2026, 11, 24, 12, 0))

@@ -251,22 +251,30 @@ def remove_closure(*, page: Page, closure_id: int, actor: Any) -> bool:
     return True
 
 
-def french_holidays_to_add(*, page: Page, year: int) -> list[tuple[date, str, bool]]:
+def local_today(page: Page) -> date:
+    return timezone.now().astimezone(ZoneInfo(page.timezone)).date()
+
+
+def french_holidays_to_add(*, page: Page, year: int, today: date | None = None) -> list[tuple[date, str, bool]]:
     """The public holidays of `year` the Page does not close on yet, as
-    (date, name, yearly): fixed-date ones yearly, Easter-based ones one-off."""
+    (date, name, yearly): fixed-date ones yearly, Easter-based ones one-off
+    (those already past are of no use and left out)."""
+    today = today or local_today(page)
     missing = []
     for day, name in availability.french_public_holidays(year):
         yearly = name not in _MOVABLE_HOLIDAYS
+        if not yearly and day < today:
+            continue
         if not _is_already_closed(page, day, yearly):
             missing.append((day, name, yearly))
     return missing
 
 
-def add_french_public_holidays(*, page: Page, year: int, actor: Any) -> int:
+def add_french_public_holidays(*, page: Page, year: int, actor: Any, today: date | None = None) -> int:
     """France's public holidays in one click. Returns how many were added."""
     with transaction.atomic():
         Page.objects.select_for_update().filter(pk=page.pk).first()
-        missing = french_holidays_to_add(page=page, year=year)
+        missing = french_holidays_to_add(page=page, year=year, today=today)
         if not missing:
             return 0
         ClosureDate.objects.bulk_create(
