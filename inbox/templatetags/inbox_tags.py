@@ -39,18 +39,21 @@ def duration_units() -> dict[str, str]:
 
 
 def format_duration(seconds: float, *, units: dict[str, str] | None = None) -> str:
-    """"2 d 3 h", "3 h 12 min", "4 min 05 s", "45 s" (French: "2 j 3 h"…).
-    Two units at most: a countdown is read at a glance. inbox.js formats the
-    same way."""
+    """"2 d 3 h", "3 h 12 min", "34 min", "4 min 05 s", "45 s" (French:
+    "2 j 3 h"…). Two units at most, and seconds only in the last ten minutes,
+    where they matter: a countdown is read at a glance. A zero second unit
+    is dropped ("5 min", "3 h"). inbox.js formats the same way."""
     units = units or duration_units()
     total = abs(int(seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return f"{days} {units['d']} {hours} {units['h']}"
+        return f"{days} {units['d']} {hours} {units['h']}" if hours else f"{days} {units['d']}"
     if hours:
-        return f"{hours} {units['h']} {minutes:02d} {units['min']}"
+        return f"{hours} {units['h']} {minutes:02d} {units['min']}" if minutes else f"{hours} {units['h']}"
+    if minutes >= 10 or (minutes and not secs):
+        return f"{minutes} {units['min']}"
     if minutes:
         return f"{minutes} {units['min']} {secs:02d} {units['s']}"
     return f"{secs} {units['s']}"

@@ -25,8 +25,9 @@
     const hours = Math.floor(total / 3600); total -= hours * 3600;
     const minutes = Math.floor(total / 60);
     const seconds = total - minutes * 60;
-    if (days) return `${days} ${units.d} ${hours} ${units.h}`;
-    if (hours) return `${hours} ${units.h} ${pad(minutes)} ${units.min}`;
+    if (days) return hours ? `${days} ${units.d} ${hours} ${units.h}` : `${days} ${units.d}`;
+    if (hours) return minutes ? `${hours} ${units.h} ${pad(minutes)} ${units.min}` : `${hours} ${units.h}`;
+    if (minutes >= 10 || (minutes && !seconds)) return `${minutes} ${units.min}`;
     if (minutes) return `${minutes} ${units.min} ${pad(seconds)} ${units.s}`;
     return `${seconds} ${units.s}`;
   }
