@@ -43,9 +43,17 @@ services-stop:
 	$(SERVICES) stop
 
 # Tests run with DEBUG off, so with the production static files manifest.
+# Collected into a new directory, then `staticfiles` (a symlink) is swapped
+# to it in one rename: a test run going on meanwhile never sees a half-empty
+# tree. The two latest collections are kept.
 staticfiles/staticfiles.json: $(VENV)/.dev $(shell find static -type f)
-	REACTIF_VAR_DIR=var/collect DEBUG=0 SECRET_KEY=collectstatic-only-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
-		$(BIN)/python manage.py collectstatic --noinput --clear -v0
+	@set -e; mkdir -p var; dest=var/static-$$(date +%s%N); \
+	STATIC_ROOT=$$PWD/$$dest REACTIF_VAR_DIR=var/collect DEBUG=0 \
+		SECRET_KEY=collectstatic-only-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+		$(BIN)/python manage.py collectstatic --noinput -v0; \
+	if [ -d staticfiles ] && [ ! -L staticfiles ]; then rm -rf staticfiles; fi; \
+	ln -sfn $$dest staticfiles.next && mv -T staticfiles.next staticfiles; \
+	ls -d var/static-* | sort | head -n -2 | xargs -r rm -rf
 
 test: $(VENV)/.dev services staticfiles/staticfiles.json
 	source var/services.env && $(BIN)/pytest $(PYTEST_ARGS)
@@ -65,7 +73,7 @@ messages: $(VENV)/.dev
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
-	rm -rf var/reactif.sqlite3* var/broker var/cache var/celerybeat-schedule* staticfiles
+	rm -rf var/reactif.sqlite3* var/broker var/cache var/celerybeat-schedule* staticfiles var/static-*
 
 # Benchmarks (docs/performance.md): real PostgreSQL and Redis started as for
 # `make test`, in a database of their own (reactif_bench). Results go to
