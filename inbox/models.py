@@ -330,6 +330,13 @@ class Message(models.Model):
             models.Index(
                 fields=["author", "-timestamp"], condition=Q(direction="out"), name="msg_author_recent_out"
             ),
+            # Dashboard and daily rollups (dashboard.raw_tallies): a Page's
+            # replies sent in a few time ranges. Without it the planner reads
+            # every reply the Page's agents ever sent (bench: 45 ms at 100 k
+            # messages, growing with history; 0.5 ms with it).
+            models.Index(
+                fields=["page", "timestamp"], condition=Q(direction="out"), name="msg_page_replies_time"
+            ),
             # Outbox sweep: replies whose send task was lost.
             models.Index(
                 fields=["send_status", "created_at"],
