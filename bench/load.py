@@ -170,10 +170,10 @@ class Copier:
         import psycopg
 
         self.tables = tables
-        self.conns = {}
-        self.copies = {}
-        self._contexts = []
-        for name, table in tables.items():
+        self.conns: dict[str, Any] = {}
+        self.copies: dict[str, Any] = {}
+        self._contexts: list[tuple[str, Any]] = []
+        for name in tables:
             conn = psycopg.connect(dsn_or_conn) if isinstance(dsn_or_conn, str) else dsn_or_conn
             self.conns[name] = conn
         self._shared = not isinstance(dsn_or_conn, str)
@@ -233,7 +233,14 @@ def _ms(dt: datetime) -> datetime:
 
 
 def _tables() -> dict[str, Table]:
-    from inbox.models import Contact, Conversation, ConversationEvent, Delivery, Message, ResponseOpportunity
+    from inbox.models import (
+        Contact,
+        Conversation,
+        ConversationEvent,
+        Delivery,
+        Message,
+        ResponseOpportunity,
+    )
 
     return {
         "contact": Table(Contact, ["id", "page_id", "external_id", "name", "first_name", "last_name",
@@ -422,8 +429,8 @@ def _after_load(dsn: str | None) -> None:
     (what autovacuum would have done by the time a real table got this big)."""
     from django.db import connection
 
-    statements = [
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+    statements = [  # table names from our own list, not from input
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"  # noqa: S608
         for table in ("inbox_contact", "inbox_conversation", "inbox_message", "inbox_responseopportunity",
                       "inbox_conversationevent", "inbox_delivery")
     ]
@@ -460,7 +467,6 @@ def _conversation(copier: Copier, next_id: Any, rng: random.Random, *, now: date
     messages: list[tuple[Any, ...]] = []
     ros: list[tuple[Any, ...]] = []
     t = start
-    previous_at: datetime | None = None
     last_customer: datetime | None = None
     last_reply: datetime | None = None
     last_text = ""
@@ -487,7 +493,6 @@ def _conversation(copier: Copier, next_id: Any, rng: random.Random, *, now: date
             messages.append((message_id, mid, "in", t, None, text, parent, "", "", None, None, False))
             if opening is None:
                 opening = (message_id, t)
-            previous_at = t
             last_customer, last_text = t, text
             written += 1
             t = _ms(t + timedelta(seconds=rng.uniform(3, 40)))
@@ -523,7 +528,6 @@ def _conversation(copier: Copier, next_id: Any, rng: random.Random, *, now: date
                 closed_id = closed_id or message_id
                 if r == 0:
                     closed_at = reply_at
-                previous_at = reply_at
                 last_reply, last_text = reply_at, text
                 written += 1
                 reply_at = _ms(reply_at + timedelta(seconds=rng.uniform(20, 120)))
@@ -591,7 +595,7 @@ def previous_before(messages: list[tuple[Any, ...]], message_id: int) -> datetim
 
 
 def _delivery_body(meta_page_id: str, external_id: str, m: tuple[Any, ...], public: bool, post_id: str) -> bytes:
-    message_id, mid, direction, at, _author, text, parent, *_ = m
+    _message_id, mid, direction, at, _author, text, parent, *_ = m
     ms = int(at.timestamp() * 1000)
     if public:
         value = {"item": "comment", "verb": "add", "comment_id": mid, "post_id": post_id, "parent_id": parent,

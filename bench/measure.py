@@ -29,6 +29,9 @@ class Timing:
     """Durations in seconds, summarised in milliseconds."""
 
     samples: list[float] = field(default_factory=list)
+    # CPU time of this process for the same calls: what the request costs
+    # the web server itself, and a figure a busy machine barely moves.
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def p50_ms(self) -> float:
@@ -43,8 +46,11 @@ class Timing:
         return max(self.samples) * 1000 if self.samples else float("nan")
 
     def as_dict(self) -> dict[str, float]:
-        return {"n": len(self.samples), "p50_ms": round(self.p50_ms, 3), "p95_ms": round(self.p95_ms, 3),
-                "max_ms": round(self.max_ms, 3)}
+        out = {"n": len(self.samples), "p50_ms": round(self.p50_ms, 3), "p95_ms": round(self.p95_ms, 3),
+               "max_ms": round(self.max_ms, 3)}
+        if self.cpu:
+            out["cpu_p50_ms"] = round(percentile(self.cpu, 0.5) * 1000, 3)
+        return out
 
 
 def time_calls(calls: Sequence[Callable[[], Any]], *, n: int, warmup: int) -> Timing:
@@ -54,9 +60,11 @@ def time_calls(calls: Sequence[Callable[[], Any]], *, n: int, warmup: int) -> Ti
     timing = Timing()
     for i in range(n):
         call = calls[i % len(calls)]
+        cpu_started = time.process_time()
         started = time.perf_counter()
         call()
         timing.samples.append(time.perf_counter() - started)
+        timing.cpu.append(time.process_time() - cpu_started)
     return timing
 
 
@@ -81,7 +89,8 @@ def capture(call: Callable[[], Any]) -> Captured:
 
     with CaptureQueriesContext(connection) as context:
         call()
-    selects, others = [], []
+    selects: list[str] = []
+    others: list[str] = []
     for query in context.captured_queries:
         sql = query["sql"]
         head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
@@ -111,6 +120,13 @@ def replay_sql(captured: Sequence[Captured], *, n: int, warmup: int, conn: Any =
     finally:
         if own:
             conn.close()
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: above the number of cores, other
+    work was competing for the CPU and every wall-clock figure is pessimistic."""
+    with open("/proc/loadavg") as handle:
+        return float(handle.read().split()[0])
 
 
 def peak_rss_mb(pid: int) -> dict[str, float]:

@@ -87,7 +87,7 @@ def _parallel(items: Sequence[Any], work: Any, threads: int) -> tuple[float, lis
                 started = time.perf_counter()
                 work(items[index])
                 latencies[index] = time.perf_counter() - started
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:  # re-raised below
             errors.append(exc)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
@@ -117,7 +117,7 @@ def raw_insert_rate(bodies: Sequence[tuple[bytes, str]], *, dsn: str, threads: i
     table = Table(Delivery, ["body", "body_sha256", "received_at"])
     columns = ", ".join(f'"{c}"' for c in table.columns)
     placeholders = ", ".join(["%s"] * len(table.columns))
-    sql = (f'INSERT INTO "{Delivery._meta.db_table}" ({columns}) VALUES ({placeholders}) '
+    sql = (f'INSERT INTO "{Delivery._meta.db_table}" ({columns}) VALUES ({placeholders}) '  # noqa: S608 - names from the model
            'ON CONFLICT ("body_sha256") DO NOTHING')
     connections: queue.Queue[Any] = queue.Queue()
     for _ in range(threads):
@@ -133,7 +133,7 @@ def raw_insert_rate(bodies: Sequence[tuple[bytes, str]], *, dsn: str, threads: i
 
     wall, latencies = _parallel(list(range(len(bodies))), insert, threads)
     conn = connections.get()
-    conn.execute(f'DELETE FROM "{Delivery._meta.db_table}" WHERE body_sha256 = ANY(%s)', [digests])
+    conn.execute(f'DELETE FROM "{Delivery._meta.db_table}" WHERE body_sha256 = ANY(%s)', [digests])  # noqa: S608
     while True:
         conn.close()
         try:
@@ -192,27 +192,26 @@ def loop_processing(ids: Sequence[int], *, env: dict[str, str], processes: int) 
     before = high_water()
     shares = [list(ids[i::processes]) for i in range(processes)]
     children = [
-        subprocess.Popen(  # noqa: S603 - our own module
+        subprocess.Popen(
             [sys.executable, "-m", "bench.run", "process-loop"], cwd=ROOT, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         for _ in shares
     ]
     for child, share in zip(children, shares, strict=True):
-        assert child.stdin is not None and child.stdout is not None
+        if child.stdin is None or child.stdout is None:
+            raise RuntimeError("process-loop has no pipes")
         child.stdin.write(json.dumps(share) + "\n")
         child.stdin.flush()
         if child.stdout.readline().strip() != "ready":
             raise RuntimeError("process-loop did not start")
     started = time.perf_counter()
     for child in children:
-        assert child.stdin is not None
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        child.stdin.write("go\n")  # type: ignore[union-attr]
+        child.stdin.flush()  # type: ignore[union-attr]
     durations: list[float] = []
     for child in children:
-        assert child.stdout is not None
-        durations += json.loads(child.stdout.readline())
+        durations += json.loads(child.stdout.readline())  # type: ignore[union-attr]
         child.wait()
     wall = time.perf_counter() - started
     made = _counts(before)
@@ -281,7 +280,7 @@ def celery_processing(ids: Sequence[int], *, concurrency: int, timeout: float = 
 def make_page(name: str, meta_page_id: str, *, contacts: int, at_risk_seconds: int = 60) -> tuple[Any, list[str]]:
     from inbox.models import Contact, Membership, Page
 
-    page = Page.objects.create(meta_page_id=meta_page_id, name=name, access_token="bench",
+    page = Page.objects.create(meta_page_id=meta_page_id, name=name, access_token="bench",  # noqa: S106
                                at_risk_seconds=at_risk_seconds)
     psids = [f"{meta_page_id[-4:]}{n:08d}" for n in range(contacts)]
     Contact.objects.bulk_create([Contact(page=page, external_id=psid, name=f"Client {n}")
@@ -364,13 +363,17 @@ def end_to_end(loaded: Loaded, *, port: int, rate: float, seconds: float) -> dic
 
 DEADLINE_ROS = 15
 AT_RISK_SECONDS = 3
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
-def deadlines(*, timeout: float = 60) -> dict[str, Any]:
-    """ROs whose at-risk moment and deadline pass while the beat runs; how
-    late each mark is, and whether the live version the UI polls moved."""
+def deadlines(*, base_url: str, session_key: str, timeout: float = 60) -> dict[str, Any]:
+    """ROs whose at-risk moment and deadline pass while an agent looks at
+    the queue in a browser and the beat runs: how late the browser shows each
+    mark, how late the sweep stores it, and whether the live version moved."""
     from inbox import live, simulation
-    from inbox.models import Delivery, ResponseOpportunity
+    from inbox.models import ResponseOpportunity
     from inbox.services import ingestion
 
     page, psids = make_page("Bench deadlines", "9100000000002", contacts=DEADLINE_ROS,
@@ -378,21 +381,19 @@ def deadlines(*, timeout: float = 60) -> dict[str, Any]:
     now = time.time()
     target = page.private_target_seconds
     for i, psid in enumerate(psids):
-        due = now + 8 + 0.8 * i
+        due = now + 10 + 0.8 * i
         payload = simulation.envelope(page.meta_page_id, messaging=[
             simulation.message(page.meta_page_id, psid, due - target, "Bonjour, c'est urgent")])
         body, _signature = simulation.signed(payload, APP_SECRET)
         delivery, _created = ingestion.store_delivery(body=body)
         ingestion.process_delivery(delivery_id=delivery.pk)
-    del Delivery
     version_before = live.versions(page_ids=[page.pk])
     ros = ResponseOpportunity.objects.filter(page=page)
     if ros.count() != DEADLINE_ROS:
         raise RuntimeError(f"expected {DEADLINE_ROS} open ROs, found {ros.count()}")
+    browser = _watch_queue(base_url, session_key, page.pk, timeout=timeout)
     deadline = time.monotonic() + timeout
-    while ros.filter(missed_marked_at__isnull=True).exists():
-        if time.monotonic() > deadline:
-            break
+    while ros.filter(missed_marked_at__isnull=True).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     at_risk, missed = [], []
     for ro in ros:
@@ -400,13 +401,58 @@ def deadlines(*, timeout: float = 60) -> dict[str, Any]:
             at_risk.append((ro.at_risk_marked_at - (ro.due_at - timedelta(seconds=AT_RISK_SECONDS))).total_seconds())
         if ro.missed_marked_at:
             missed.append((ro.missed_marked_at - ro.due_at).total_seconds())
-    version_after = live.versions(page_ids=[page.pk])
     return {
         "ros": DEADLINE_ROS, "at_risk_marked": len(at_risk), "missed_marked": len(missed),
         "at_risk_late": measure.Timing([max(0.0, x) for x in at_risk]).as_dict(),
         "missed_late": measure.Timing([max(0.0, x) for x in missed]).as_dict(),
-        "live_version_moved": version_after != version_before,
+        "live_version_moved": live.versions(page_ids=[page.pk]) != version_before,
+        "browser": browser,
     }
+
+
+def _watch_queue(base_url: str, session_key: str, page_id: int, *, timeout: float) -> dict[str, Any]:
+    """Chromium on the queue filtered to the deadline Page: when does each
+    row first show at risk, then missed (wall clock vs the row's deadline)?"""
+    from django.conf import settings
+    from playwright.sync_api import sync_playwright
+
+    shown_at_risk: dict[str, float] = {}
+    shown_missed: dict[str, float] = {}
+    dues: dict[str, float] = {}
+    script = """els => els.map(e => {
+        const clock = e.querySelector('.js-countdown');
+        return [e.dataset.conversation, clock ? clock.dataset.due : null,
+                e.classList.contains('is-at-risk'), e.classList.contains('is-missed')];
+    })"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=base_url, locale="fr-FR", timezone_id="Europe/Paris")
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": base_url}])
+            tab = context.new_page()
+            tab.goto(f"/?page={page_id}")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rows = tab.eval_on_selector_all("[data-row]", script)
+                seen = time.time()
+                for conversation, due, is_at_risk, is_missed in rows:
+                    if due:
+                        dues[conversation] = int(due) / 1000
+                    if is_at_risk:
+                        shown_at_risk.setdefault(conversation, seen)
+                    if is_missed:
+                        shown_missed.setdefault(conversation, seen)
+                if rows and len(shown_missed) >= len(rows):
+                    break
+                time.sleep(0.1)
+        finally:
+            browser.close()
+    at_risk = [shown_at_risk[c] - (dues[c] - AT_RISK_SECONDS) for c in shown_at_risk if c in dues]
+    missed = [shown_missed[c] - dues[c] for c in shown_missed if c in dues]
+    return {"rows": len(dues), "at_risk_shown": len(at_risk), "missed_shown": len(missed),
+            "at_risk_late": measure.Timing([max(0.0, x) for x in at_risk]).as_dict(),
+            "missed_late": measure.Timing([max(0.0, x) for x in missed]).as_dict(),
+            "poll_ms": 100}
 
 
 # --- Pages over HTTP (for the web process's memory, and the network's share) ----------

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 - the table's × and – are meant
 """bench/results/<date>.json (everything measured) and .md (the table:
 each figure next to its limit, the ratio first)."""
 

@@ -97,7 +97,7 @@ class Stack:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/accounts/login/", timeout=5):  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/accounts/login/", timeout=5):
                     break
             except Exception:
                 if time.monotonic() > deadline:

@@ -40,14 +40,14 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             stack.check_alive()
             out[name] = work()
             log(f"  {name}: {out[name]}")
-        except Exception as exc:  # noqa: BLE001 - recorded; the other phases still run
+        except Exception as exc:  # recorded; the other phases still run
             raw["errors"][name] = f"{exc.__class__.__name__}: {exc}"
             log(f"  {name}: ERROR {exc}")
             traceback.print_exc()
 
     try:
         stack.start_graph()
-        web_needed = bool({"ingest", "e2e", "http", "memory"} & set(names))
+        web_needed = bool({"ingest", "e2e", "deadlines", "http", "memory"} & set(names))
         if web_needed:
             stack.start_web()
             out["web_workers"] = WEB_WORKERS
@@ -87,7 +87,16 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
 
         phase("e2e", lambda: pipeline.end_to_end(loaded, port=stack.web_port, rate=settings.e2e_rate,
                                                  seconds=settings.e2e_seconds))
-        phase("deadlines", pipeline.deadlines)
+        def deadlines() -> dict[str, Any]:
+            from django.contrib.auth import get_user_model
+
+            from .pages import _client
+
+            client = _client(get_user_model().objects.get(pk=loaded.admin_id))
+            return pipeline.deadlines(base_url=f"http://127.0.0.1:{stack.web_port}",
+                                      session_key=client.cookies["sessionid"].value)
+
+        phase("deadlines", deadlines)
 
         def http() -> dict[str, Any]:
             from .pages import Context, _reverse

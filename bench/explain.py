@@ -1,0 +1,58 @@
+"""Profiling aid: EXPLAIN ANALYZE every statement a scenario runs.
+
+    python -m bench.explain queue conversation …   (on the loaded bench DB)
+
+Prints each SELECT's execution time and plan, slowest first, so a page that
+misses its target shows which query (and which missing index) is the cause.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(names: list[str]) -> None:
+    from . import env
+
+    env.configure()
+    env.setup_django()
+    import psycopg
+    from django.contrib.auth import get_user_model
+
+    from . import measure, pages
+    from .load import Loaded, Sizes
+
+    User = get_user_model()
+    from inbox.models import Message, Page
+
+    admin = User.objects.get(username="bench-admin")
+    loaded = Loaded(
+        sizes=Sizes(messages=Message.objects.count()), now=__import__("django.utils.timezone").utils.timezone.now(),
+        page_ids=list(Page.objects.filter(name__regex=r"^[^B]|^Bo|^Bi").exclude(meta_page_id__startswith="91")
+                      .order_by("pk").values_list("pk", flat=True)),
+        meta_page_ids=[], admin_id=admin.pk,
+        agent_ids=list(User.objects.filter(username__startswith="bench-agent").values_list("pk", flat=True)),
+    )
+    ctx = pages.Context(loaded)
+    import os
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        for name in names:
+            how, calls = pages.SCENARIOS[name].build(loaded, ctx)
+            for call in calls[:3]:
+                call()  # warm
+            captured = measure.capture(calls[0])
+            print(f"=== {name}: {how} — {captured.count} statements")
+            plans = []
+            for sql in captured.selects:
+                rows = conn.execute(b"EXPLAIN (ANALYZE, BUFFERS) " + sql.encode()).fetchall()
+                text = "\n".join(r[0] for r in rows)
+                total = float(text.rsplit("Execution Time: ", 1)[1].split()[0])
+                plans.append((total, sql, text))
+            for total, sql, text in sorted(plans, key=lambda p: p[0], reverse=True):
+                print(f"--- {total:.2f} ms: {sql[:400]}")
+                print(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(__import__("bench.pages").pages.SCENARIOS))
