@@ -7,6 +7,7 @@ nothing but Python. Production sets both URLs and DEBUG off.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -223,6 +224,22 @@ if not FIELD_ENCRYPTION_KEY:
     # Development only: derived from the development secret so that a restart
     # can still read the tokens it stored.
     FIELD_ENCRYPTION_KEY = "cmVhY3RpZi1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except ValueError:
+        return False
+
+
+# Checked here rather than at the first token read: a typo must stop the
+# deployment, not a reply hours later.
+if not all(_is_fernet_key(key.strip()) for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()):
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes), comma-separated; make one with "
+        '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+    )
 
 # --- Auth -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
