@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -49,7 +49,12 @@ def token_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
             response["WWW-Authenticate"] = 'Bearer realm="reactif"'
             return response
         request.user = user
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            # A Page outside the token's Pages is not there: same answer as
+            # one that does not exist, in JSON like the rest of the API.
+            return JsonResponse({"error": "not found"}, status=404)
 
     return wrapper
 
