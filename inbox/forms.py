@@ -116,7 +116,7 @@ class StatusForm(forms.Form):
         self.now = now or timezone.now()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         data["snoozed_until"] = None
         if data.get("status") != ConversationStatus.SNOOZED:
             return data

@@ -34,6 +34,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from templates_app import guidance
 from templates_app import services as saved_replies
@@ -65,6 +66,10 @@ LIVE_SALT = "inbox.live"
 LIVE_TOKEN_MAX_AGE = 24 * 3600
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 # --- Access ------------------------------------------------------------------
 
 
@@ -74,7 +79,7 @@ def inbox_login_required(view: Callable[..., HttpResponse]) -> Callable[..., Htt
     sign-in page swapped into a corner of the inbox."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
         if request.htmx:
@@ -85,6 +90,11 @@ def inbox_login_required(view: Callable[..., HttpResponse]) -> Callable[..., Htt
     return wrapper
 
 
+def _user_id(request: HtmxHttpRequest) -> int:
+    # Behind inbox_login_required: the user is signed in and has an id.
+    return int(request.user.pk or 0)
+
+
 def _display_name(user: Any) -> str:
     return user.first_name or user.get_username()
 
@@ -93,7 +103,7 @@ def _display_name(user: Any) -> str:
 
 
 def live_context(
-    request: HttpRequest, *, page_ids: list[int], conversation: Conversation | None = None,
+    request: HtmxHttpRequest, *, page_ids: list[int], conversation: Conversation | None = None,
     member_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """The polling element's starting state, rendered into the page."""
@@ -122,7 +132,7 @@ def _versions_text(versions: dict[str, int]) -> str:
 
 
 @require_GET
-def live_poll(request: HttpRequest) -> HttpResponse:
+def live_poll(request: HtmxHttpRequest) -> HttpResponse:
     """GET /live?t=<token>&v=<versions>&ps=<presence>: 204 while nothing
     changed, with no database query (the session comes from the cache, the
     versions and presence from the cache; the user is never loaded). When
@@ -204,7 +214,7 @@ def _queue_rows(conversations: list[Conversation], now: datetime) -> list[QueueR
 
 @inbox_login_required
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: HtmxHttpRequest) -> HttpResponse:
     pages = list(pages_for(request.user))
     form = QueueFilterForm(request.GET, pages=pages)
     view, status = form.value("view"), form.value("status")
@@ -275,6 +285,7 @@ def _window(conversation: Conversation, now: datetime) -> dict[str, Any] | None:
         '<span class="js-countdown" data-due="{}" data-mode="left">{}</span>',
         epoch_ms(ends_at), format_duration(decision.remaining.total_seconds()),
     ) if decision.remaining else ""
+    text: str
     if decision.reason == "response_window":
         text = format_html(_("You can reply for {remaining}."), remaining=remaining)
     elif decision.reason == "human_agent":
@@ -337,14 +348,14 @@ def _ro_state(conversation: Conversation, now: datetime) -> dict[str, Any] | Non
     }
 
 
-def _render_conversation(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _render_conversation(request: HtmxHttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """Times in a conversation read in its Page's time zone."""
     with timezone.override(_zone(context["page"])):
         return render(request, template, context)
 
 
 def _conversation_context(
-    request: HttpRequest, conversation: Conversation, *, before: str | None = None, **extra: Any
+    request: HtmxHttpRequest, conversation: Conversation, *, before: str | None = None, **extra: Any
 ) -> dict[str, Any]:
     now = timezone.now()
     try:
@@ -391,7 +402,7 @@ def _conversation_context(
 
 @inbox_login_required
 @require_GET
-def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, pk)
     before = request.GET.get("before") or None
     if request.htmx and before:
@@ -410,14 +421,14 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_conversation(request, "inbox/conversation.html", context)
 
 
-def _refreshed(request: HttpRequest, conversation: Conversation, *, notice: str = "", **extra: Any) -> HttpResponse:
+def _refreshed(request: HtmxHttpRequest, conversation: Conversation, *, notice: str = "", **extra: Any) -> HttpResponse:
     """After an action on the conversation page: every region, out of band."""
     conversation = get_conversation_for_user(request.user, conversation.pk)
     return _render_conversation(request, "inbox/conversation.html#refresh",
                                 _conversation_context(request, conversation, oob=True, notice=notice, **extra))
 
 
-def _composer(request: HttpRequest, conversation: Conversation, *, sent: bool = False, **state: Any) -> HttpResponse:
+def _composer(request: HtmxHttpRequest, conversation: Conversation, *, sent: bool = False, **state: Any) -> HttpResponse:
     """The composer after a send attempt. Refused: the draft stays, with the
     reason or the warnings. Sent: an empty composer, and the thread out of
     band so the reply shows as "Sending…" at once."""
@@ -440,7 +451,7 @@ def _composer(request: HttpRequest, conversation: Conversation, *, sent: bool = 
 
 @inbox_login_required
 @require_POST
-def reply(request: HttpRequest, pk: int) -> HttpResponse:
+def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, pk)
     form = ReplyForm(request.POST)
     if not form.is_valid():
@@ -474,29 +485,29 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
                             comment=comment, saved_reply_use=use)
     except SendRefused as refusal:
         return _composer(request, conversation, composer_error=refusal.reason, warnings=warnings, **state)
-    presence.stopped_typing(conversation_id=conversation.pk, user_id=request.user.pk)
+    presence.stopped_typing(conversation_id=conversation.pk, user_id=_user_id(request))
     return _composer(request, conversation, sent=True)
 
 
 @inbox_login_required
 @require_POST
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, pk)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _composer(request, conversation, composer_text=request.POST.get("text", ""),
                          composer_error=_("Write the note before adding it."))
     services.add_note(conversation=conversation, author=request.user, text=form.cleaned_data["text"])
-    presence.stopped_typing(conversation_id=conversation.pk, user_id=request.user.pk)
+    presence.stopped_typing(conversation_id=conversation.pk, user_id=_user_id(request))
     return _composer(request, conversation, sent=True)
 
 
 @inbox_login_required
 @require_POST
-def typing(request: HttpRequest, pk: int) -> HttpResponse:
+def typing(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The composer's heartbeat while the agent types ("Bob is replying")."""
     conversation = get_conversation_for_user(request.user, pk)
-    presence.typing(conversation_id=conversation.pk, user_id=request.user.pk, name=_display_name(request.user))
+    presence.typing(conversation_id=conversation.pk, user_id=_user_id(request), name=_display_name(request.user))
     return HttpResponse(status=204)
 
 
@@ -509,11 +520,11 @@ STATUS_DONE_MESSAGES = {
 }
 
 
-def _from_queue(request: HttpRequest) -> bool:
+def _from_queue(request: HtmxHttpRequest) -> bool:
     return request.POST.get("from") == "queue"
 
 
-def _after_queue_action(request: HttpRequest, text: str) -> HttpResponse:
+def _after_queue_action(request: HtmxHttpRequest, text: str) -> HttpResponse:
     if request.htmx:
         # The queue refreshes its rows itself, through its scoped view.
         response = HttpResponse(status=204)
@@ -526,7 +537,7 @@ def _after_queue_action(request: HttpRequest, text: str) -> HttpResponse:
 
 @inbox_login_required
 @require_POST
-def set_status(request: HttpRequest, pk: int) -> HttpResponse:
+def set_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, pk)
     form = StatusForm(request.POST, page=conversation.page)
     if not form.is_valid():
@@ -563,7 +574,7 @@ def _zone(page: Page) -> ZoneInfo:
 
 @inbox_login_required
 @require_POST
-def assign(request: HttpRequest, pk: int) -> HttpResponse:
+def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, pk)
     form = AssignForm(request.POST, user=request.user, members=selectors.members_of(conversation.page))
     if not form.is_valid():
@@ -592,7 +603,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @inbox_login_required
 @require_POST
-def retry(request: HttpRequest, pk: int) -> HttpResponse:
+def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     message = get_message_for_user(request.user, pk)
     # "Send again anyway": the agent checked on Facebook that a reply which
     # may have gone out did not.
@@ -611,7 +622,7 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @inbox_login_required
 @require_POST
-def hide(request: HttpRequest, pk: int) -> HttpResponse:
+def hide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     message = get_message_for_user(request.user, pk)
     form = HideForm(request.POST)
     form.is_valid()

@@ -42,9 +42,13 @@ from inbox.models import (
 from inbox.services import hours
 
 from .conftest import sign_in
-from .inbox_helpers import customer_comments, customer_writes
+from .inbox_helpers import customer_comments, customer_writes, local_cache  # noqa: F401 - fixture
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Live versions and presence live in the cache. The suite's Redis is shared
+# with concurrent test runs whose teardown flushes it (several times a second
+# during a full run), which would reset them at random: these tests keep a
+# cache of their own; tests/test_tasks.py and the stack tests exercise Redis.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_cache")]
 
 SCREENSHOTS = Path(os.environ.get("REACTIF_SCREENSHOT_DIR", "var/screenshots"))
 # The inbox promises a new message within 3 s; the poll runs every 2 s.
@@ -286,3 +290,24 @@ def test_screenshots_of_the_queue_and_a_conversation(tab, live_server, page, ali
                  else "Hello Camille, yes we deliver in Lyon on Saturday mornings.")
         assert_fits_the_screen(tab)
         shot(tab, f"conversation-{language}{suffix}")
+
+
+def test_two_agents_on_one_conversation_see_each_other(tab, chromium, live_server, page, alice, bob, deliver):
+    conversation = customer_writes(deliver, page, "p1", "Bonjour, une question", name="Camille Martin")
+    second = chromium.new_context(base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris")
+    other = second.new_page()
+    errors: list[str] = []
+    other.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(tab, "bob")
+        sign_in(other, "alice")
+        tab.goto(f"/c/{conversation.pk}/")
+        other.goto(f"/c/{conversation.pk}/")
+        expect(tab.locator("#presence")).to_contain_text("Alice", timeout=6000)
+        other.fill("#composer-text", "")
+        other.locator("#composer-text").press_sequentially("Je m'en occupe")
+        expect(tab.locator("#presence .is-typing")).to_contain_text("Alice", timeout=6000)
+        expect(other.locator("#presence")).to_contain_text("Bob", timeout=6000)
+    finally:
+        second.close()
+    assert errors == []

@@ -218,7 +218,8 @@ def test_it_sends_the_reply_through_the_graph_api_and_the_conversation_leaves_th
     assert 'class="msg-status is-sent"' in html
 
 
-def test_it_records_who_is_typing(client, bob, page, deliver, local_cache):
+@pytest.mark.usefixtures("local_cache")
+def test_it_records_who_is_typing(client, bob, page, deliver):
     from inbox import presence
 
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=30)

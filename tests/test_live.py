@@ -15,7 +15,9 @@ from inbox.views import LIVE_SALT
 
 from .inbox_helpers import customer_writes, local_cache  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.django_db
+# Versions and presence live in the cache: each test keeps its own (see
+# inbox_helpers.local_cache on the shared, flushed Redis).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_cache")]
 
 
 def poll_url(html: str) -> str:
@@ -28,7 +30,7 @@ def poll(client, url: str):
 
 
 def test_it_answers_204_without_any_database_query_when_nothing_changed(
-        client, bob, page, deliver, local_cache, django_assert_num_queries):
+        client, bob, page, deliver, django_assert_num_queries):
     customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
     client.force_login(bob)
     url = poll_url(client.get("/").content.decode())
@@ -38,7 +40,7 @@ def test_it_answers_204_without_any_database_query_when_nothing_changed(
 
 
 def test_it_answers_204_without_queries_on_a_conversation_too(
-        client, bob, page, deliver, local_cache, django_assert_num_queries):
+        client, bob, page, deliver, django_assert_num_queries):
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
     client.force_login(bob)
     url = poll_url(client.get(f"/c/{conversation.pk}/").content.decode())
@@ -50,7 +52,7 @@ def test_it_answers_204_without_queries_on_a_conversation_too(
 
 
 def test_it_tells_the_page_to_refresh_when_a_message_arrives(
-        client, bob, page, deliver, local_cache, django_capture_on_commit_callbacks):
+        client, bob, page, deliver, django_capture_on_commit_callbacks):
     client.force_login(bob)
     url = poll_url(client.get("/").content.decode())
     assert poll(client, url).status_code == 204
@@ -65,7 +67,7 @@ def test_it_tells_the_page_to_refresh_when_a_message_arrives(
     assert poll(client, next_url).status_code == 204
 
 
-def test_it_follows_only_the_users_pages(client, bob, page, other_page, deliver, local_cache,
+def test_it_follows_only_the_users_pages(client, bob, page, other_page, deliver,
                                          django_capture_on_commit_callbacks):
     client.force_login(bob)
     url = poll_url(client.get("/").content.decode())
@@ -75,7 +77,7 @@ def test_it_follows_only_the_users_pages(client, bob, page, other_page, deliver,
 
 
 def test_it_refreshes_an_open_conversation_when_it_changes(
-        client, bob, page, deliver, local_cache, django_capture_on_commit_callbacks):
+        client, bob, page, deliver, django_capture_on_commit_callbacks):
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
     client.force_login(bob)
     html = client.get(f"/c/{conversation.pk}/").content.decode()
@@ -87,7 +89,7 @@ def test_it_refreshes_an_open_conversation_when_it_changes(
     assert response.status_code == 200 and "inbox:changed" in response["HX-Trigger"]
 
 
-def test_it_shows_who_else_is_on_the_conversation(client, alice, bob, page, deliver, local_cache):
+def test_it_shows_who_else_is_on_the_conversation(client, alice, bob, page, deliver):
     from django.test import Client
 
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
@@ -110,7 +112,7 @@ def test_it_shows_who_else_is_on_the_conversation(client, alice, bob, page, deli
     assert "Alice is replying…" in response.content.decode()
 
 
-def test_it_never_shows_an_agent_to_themselves(client, bob, page, deliver, local_cache):
+def test_it_never_shows_an_agent_to_themselves(client, bob, page, deliver):
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
     client.force_login(bob)
     url = poll_url(client.get(f"/c/{conversation.pk}/").content.decode())
@@ -119,7 +121,7 @@ def test_it_never_shows_an_agent_to_themselves(client, bob, page, deliver, local
     assert response.status_code == 204
 
 
-def test_it_refuses_a_tampered_token(client, bob, charlie, other_page, local_cache):
+def test_it_refuses_a_tampered_token(client, bob, charlie, other_page):
     client.force_login(bob)
     url = poll_url(client.get("/").content.decode())
     token = parse_qs(urlsplit(url).query)["t"][0]
@@ -130,7 +132,7 @@ def test_it_refuses_a_tampered_token(client, bob, charlie, other_page, local_cac
     assert response.status_code == 400
 
 
-def test_it_sends_a_signed_out_browser_to_sign_in(client, bob, local_cache):
+def test_it_sends_a_signed_out_browser_to_sign_in(client, bob):
     client.force_login(bob)
     url = poll_url(client.get("/").content.decode())
     client.logout()
@@ -138,7 +140,7 @@ def test_it_sends_a_signed_out_browser_to_sign_in(client, bob, local_cache):
     assert response["HX-Redirect"].startswith("/accounts/login/?next=")
 
 
-def test_it_refuses_a_token_minted_for_someone_else(client, alice, bob, local_cache):
+def test_it_refuses_a_token_minted_for_someone_else(client, alice, bob):
     client.force_login(alice)
     alices_url = poll_url(client.get("/").content.decode())
     client.force_login(bob)
@@ -146,7 +148,7 @@ def test_it_refuses_a_token_minted_for_someone_else(client, alice, bob, local_ca
     assert response["HX-Redirect"].startswith("/accounts/login/")
 
 
-def test_it_bumps_versions_per_page_and_conversation(local_cache):
+def test_it_bumps_versions_per_page_and_conversation():
     before = live.versions(page_ids=[1, 2], conversation_id=7)
     live.bump(page_id=1, conversation_id=7)
     after = live.versions(page_ids=[1, 2], conversation_id=7)
@@ -154,7 +156,7 @@ def test_it_bumps_versions_per_page_and_conversation(local_cache):
                      "live:conversation:7": before["live:conversation:7"] + 1}
 
 
-def test_presence_expires_and_lists_typists_first(local_cache):
+def test_presence_expires_and_lists_typists_first():
     presence.viewing(conversation_id=5, user_id=1, name="Alice")
     presence.typing(conversation_id=5, user_id=2, name="Marie")
     others = presence.others(conversation_id=5, member_ids=[1, 2, 3], user_id=3)
