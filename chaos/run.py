@@ -137,14 +137,52 @@ def postgres_restart() -> None:
     services("start")
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def use_env_services() -> None:
+    """Run on DATABASE_URL's and REDIS_URL's servers (make test's) instead of
+    starting our own: a database, a queue, a cache prefix and ports of this
+    run's own, so nothing another run uses is touched."""
+    global PG_PORT, DB_NAME, WEB_PORT, GRAPH_PORT
+    from urllib.parse import urlparse
+
+    database = urlparse(os.environ["DATABASE_URL"])
+    PG_PORT = database.port or 5432
+    DB_NAME = f"reactif_load_{os.getpid()}"
+    WEB_PORT, GRAPH_PORT = free_port(), free_port()
+    STACK_ENV.update({
+        "DATABASE_URL": database._replace(path=f"/{DB_NAME}").geturl(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "CELERY_QUEUE": f"reactif-load-{os.getpid()}",
+        "CACHE_KEY_PREFIX": f"reactif-load-{os.getpid()}",
+        "META_GRAPH_URL": f"http://127.0.0.1:{GRAPH_PORT}/v25.0",
+        "REACTIF_VAR_DIR": str(VAR / f"app-{os.getpid()}"),
+    })
+
+
+def drop_database() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
+         "AND pid <> pg_backend_pid()")
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+
+
 # ---------------------------------------------------------------------------
 # Processes of the stack
 
 
 class Stack:
-    def __init__(self) -> None:
+    def __init__(self, logs: Path | None = None) -> None:
         self.processes: dict[str, subprocess.Popen] = {}
-        self.logs = VAR / "logs"
+        self.logs = logs or VAR / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:

@@ -345,7 +345,8 @@ def _export(request: HttpRequest, scope: Scope) -> HttpResponse:
 @require_GET
 def picker(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, conversation_id)
-    query = request.GET.get("q", "")[:SEARCH_MAX_LENGTH]
+    # NUL cannot reach PostgreSQL (a 500, found by tests/test_access_sweep.py).
+    query = request.GET.get("q", "").replace("\x00", "")[:SEARCH_MAX_LENGTH]
     entries = selectors.picker(
         page=conversation.page,
         agent=request.user,
