@@ -645,6 +645,9 @@ def run_scenario(name: str, *, deliveries: int, rate: float, settle: float, seed
         agents.join(timeout=30)
         log(f"scenario {name}: traffic sent ({sent.posts} POSTs, statuses {dict(sent.statuses)}); settling")
         settled = wait_settled(settle)
+        # Quiet before comparing: nothing may write while the kept figures
+        # and the rebuilt ones are taken at the same instant.
+        stack.stop_all()
         connections.close_all()
         result = check(traffic, graph, tokens)
         result.update({
