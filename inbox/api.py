@@ -106,7 +106,7 @@ def conversations(request: HttpRequest, meta_page_id: str) -> JsonResponse:
         return _bad_request("bad cursor")
     results = []
     for conversation in page_result.rows:
-        ro = conversation.open_ro
+        ro = getattr(conversation, "open_ro", None)  # set by selectors.queue
         results.append({
             "id": conversation.pk,
             "kind": conversation.kind,

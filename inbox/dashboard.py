@@ -27,7 +27,6 @@ from .access import pages_for
 from .models import (
     Channel,
     Conversation,
-    ConversationKind,
     ConversationStatus,
     DailyRollup,
     Direction,
@@ -407,10 +406,12 @@ def history(*, page: Page, kind: str, now: datetime | None = None, days: int = H
     return History(trend=trend, heatmap=heatmap, days=days)
 
 
-def export_rows(win: Window) -> QuerySet[ResponseOpportunity]:
-    """Every RO of the window for the CSV export, oldest first."""
+def export_rows(*, page: Page, kind: str, days: int, now: datetime) -> QuerySet[ResponseOpportunity]:
+    """Every RO of the window (now - days, now] for the CSV export, oldest first."""
     return (
-        _window_ros(win)
+        ResponseOpportunity.objects.filter(
+            page=page, kind=kind, opened_at__gt=now - timedelta(days=days), opened_at__lte=now
+        )
         .select_related("conversation__contact", "responder")
         .order_by("opened_at", "pk")
     )
@@ -426,11 +427,32 @@ class SlaStatus:
     at_risk: int
     # The conversation that waited longest past its deadline (or is nearest it).
     most_urgent: Conversation | None
+    now: datetime
+
+    @property
+    def level(self) -> str:
+        return "missed" if self.missed else "risk" if self.at_risk else "clear"
+
+    @property
+    def late_seconds(self) -> int | None:
+        """How late the most urgent answer is (None when it is not late yet)."""
+        if self.most_urgent is None or self.most_urgent.due_at is None or self.most_urgent.due_at >= self.now:
+            return None
+        return int((self.now - self.most_urgent.due_at).total_seconds())
+
+    @property
+    def left_seconds(self) -> int | None:
+        if self.most_urgent is None or self.most_urgent.due_at is None or self.most_urgent.due_at < self.now:
+            return None
+        return int((self.most_urgent.due_at - self.now).total_seconds())
 
     @property
     def fingerprint(self) -> str:
+        """What the banner shows: unchanged, its poll answers 204. The
+        minute of lateness keeps "late by 12 min" from going stale."""
         urgent = self.most_urgent.pk if self.most_urgent else 0
-        return f"{self.missed}.{self.at_risk}.{urgent}"
+        minutes = (self.late_seconds or self.left_seconds or 0) // 60
+        return f"{self.missed}.{self.at_risk}.{urgent}.{minutes}"
 
 
 def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
@@ -452,9 +474,5 @@ def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
     if counts["total"]:
         most_urgent = waiting.select_related("contact", "page").order_by("due_at", "pk").first()
     return SlaStatus(
-        missed=counts["missed"], at_risk=counts["total"] - counts["missed"], most_urgent=most_urgent
+        missed=counts["missed"], at_risk=counts["total"] - counts["missed"], most_urgent=most_urgent, now=now
     )
-
-
-def kinds() -> list[tuple[str, str]]:
-    return list(ConversationKind.choices)

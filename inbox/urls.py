@@ -43,3 +43,13 @@ urlpatterns += [
     path("pages/<int:page_id>/away", hours_views.away_switch, name="away_switch"),
     path("hours/header", hours_views.inbox_header, name="hours_header"),
 ]
+
+# Responsiveness: the dashboard, its CSV export and the live SLA banner.
+from . import dashboard_views  # noqa: E402
+
+urlpatterns += [
+    path("dashboard/", dashboard_views.index, name="dashboard"),
+    path("dashboard/<int:page_id>/", dashboard_views.page_dashboard, name="dashboard_page"),
+    path("dashboard/<int:page_id>/export.csv", dashboard_views.export_csv, name="dashboard_export"),
+    path("dashboard/sla-banner", dashboard_views.sla_banner, name="sla_banner"),
+]

@@ -328,9 +328,13 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
                 pages.update(ro.page_id for ro in rows)
         if len(rows) < SWEEP_BATCH:
             break
-    if pages:
-        from .. import live
-
-        for page_id in pages:
-            transaction.on_commit(lambda page_id=page_id: live.bump(page_id=page_id))
+    for page_id in pages:
+        transaction.on_commit(_bumper(page_id))
     return at_risk, missed
+
+
+def _bumper(page_id: int) -> Callable[[], None]:
+    """Live views refresh once the marks are committed."""
+    from .. import live
+
+    return lambda: live.bump(page_id=page_id)

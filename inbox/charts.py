@@ -1,0 +1,242 @@
+"""Server-side SVG charts for the dashboard: no chart library, no script.
+
+Under our CSP (style-src 'self') an SVG may not carry style="" attributes,
+but presentation attributes (fill, width, x…) are fine, and classes pick up
+static/css/dashboard.css. Every label goes through gettext and Django's
+localized formats, so the charts read the same in French and English; every
+mark has a <title> (a tooltip, and what a screen reader announces), and the
+templates add the same numbers as a table.
+
+Nothing a customer wrote ever reaches a chart: labels are dates, numbers and
+our own translated words, and all of it is escaped by format_html anyway.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import time
+from fractions import Fraction
+
+from django.utils import formats
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .dashboard import TrendPoint
+from .tallies import Cell
+
+
+def percent(share: Fraction | None, decimals: int = 1) -> str:
+    """A share as a percentage, rounded DOWN: 89.99 % shows as 89.9 %, never
+    as a 90.0 % that the target test would contradict."""
+    if share is None:
+        return "\N{EN DASH}"
+    scale = 10**decimals
+    value = Fraction(math.floor(share * 100 * scale), scale)
+    number = formats.number_format(float(value), decimal_pos=decimals if value.denominator != 1 else 0)
+    return _("%(number)s%%") % {"number": number}
+
+
+def duration(seconds: int | float | Fraction | None) -> str:
+    """45 s, 4 min 10 s, 5 min, 1 h 05 min, 2 d 3 h: the two largest units,
+    the second left out when it is zero."""
+    if seconds is None:
+        return "\N{EN DASH}"
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        if not hours:
+            return _("%(days)s d") % {"days": days}
+        return _("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+    if hours:
+        if not minutes:
+            return _("%(hours)s h") % {"hours": hours}
+        return _("%(hours)s h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        if not secs:
+            return _("%(minutes)s min") % {"minutes": minutes}
+        return _("%(minutes)s min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)s s") % {"seconds": secs}
+
+
+def _svg(width: int, height: int, label: str, body: SafeString, css_class: str) -> SafeString:
+    return format_html(
+        '<svg class="chart {}" viewBox="0 0 {} {}" role="img" aria-label="{}" '
+        'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">{}</svg>',
+        css_class, width, height, label, body,
+    )
+
+
+# ---------------------------------------------------------------------------
+
+
+def gauge(share: Fraction | None, target: Fraction, *, width: int = 360, height: int = 30) -> SafeString:
+    """The share on time as a bar against the target's line."""
+    inner = width - 2
+    parts = [format_html('<rect class="gauge-track" x="1" y="6" width="{}" height="14" rx="7"/>', inner)]
+    if share is not None:
+        filled = max(0.0, min(1.0, float(share))) * inner
+        state = "ok" if share >= target else "bad"
+        parts.append(format_html(
+            '<rect class="gauge-fill {}" x="1" y="6" width="{}" height="14" rx="7"/>', state, f"{filled:.1f}"
+        ))
+    mark = 1 + float(target) * inner
+    parts.append(format_html(
+        '<line class="gauge-target" x1="{x}" x2="{x}" y1="2" y2="24"/>'
+        '<text class="gauge-label" x="{x}" y="{y}" text-anchor="middle">{label}</text>',
+        x=f"{mark:.1f}", y=height, label=percent(target, 0),
+    ))
+    label = _("%(share)s on time; target %(target)s") % {"share": percent(share), "target": percent(target, 0)}
+    return _svg(width, height + 2, label, mark_safe("".join(parts)), "gauge")  # noqa: S308 - built by format_html
+
+
+def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, height: int = 260) -> SafeString:
+    """Daily share on time (bars) against the target (a dashed line).
+
+    The vertical scale starts at 50 % (or lower if a day fell lower) so that
+    the difference between 88 % and 95 % — the whole story — is visible.
+    """
+    left, right, top, bottom = 44, 8, 12, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    shares = [p.share_on_time for p in points if p.share_on_time is not None]
+    lowest = min(shares, default=Fraction(1))
+    floor = min(Fraction(1, 2), Fraction(math.floor(lowest * 10), 10))
+    span = 1 - floor
+
+    def y(share: Fraction) -> float:
+        return top + plot_h * float((1 - share) / span) if span else top
+
+    parts: list[SafeString] = []
+    ticks = sorted({floor, floor + span / 2, Fraction(1)} | {target})
+    for tick in ticks:
+        is_target = tick == target
+        parts.append(format_html(
+            '<line class="{}" x1="{}" x2="{}" y1="{y}" y2="{y}"/>'
+            '<text class="axis" x="{}" y="{ty}" text-anchor="end">{}</text>',
+            "target-line" if is_target else "grid", left, width - right, left - 6, percent(tick, 0),
+            y=f"{y(tick):.1f}", ty=f"{y(tick) + 4:.1f}",
+        ))
+    slot = plot_w / max(1, len(points))
+    bar_w = max(2.0, slot * 0.7)
+    for n, point in enumerate(points):
+        x = left + n * slot + (slot - bar_w) / 2
+        day = formats.date_format(point.day, "D j M")
+        if point.share_on_time is None:
+            title = _("%(day)s: no message answered or missed") % {"day": day}
+            parts.append(format_html(
+                '<g><title>{}</title><rect class="bar-empty" x="{}" y="{}" width="{}" height="2"/></g>',
+                title, f"{x:.1f}", top + plot_h - 2, f"{bar_w:.1f}",
+            ))
+        else:
+            share = max(point.share_on_time, floor)
+            state = "ok" if point.share_on_time >= target else "bad"
+            if point.is_today:
+                state += " today"
+            title = ngettext(
+                "%(day)s: %(on_time)s of %(count)s on time (%(share)s), median %(median)s",
+                "%(day)s: %(on_time)s of %(count)s on time (%(share)s), median %(median)s",
+                point.opportunities,
+            ) % {
+                "day": day, "on_time": point.on_time, "count": point.opportunities,
+                "share": percent(point.share_on_time), "median": duration(point.median_seconds),
+            }
+            if point.is_today:
+                title += " " + _("(today, so far)")
+            bar_y = y(share)
+            parts.append(format_html(
+                '<g><title>{}</title><rect class="bar {}" x="{}" y="{}" width="{}" height="{}" rx="2"/></g>',
+                title, state, f"{x:.1f}", f"{bar_y:.1f}", f"{bar_w:.1f}", f"{max(1.0, top + plot_h - bar_y):.1f}",
+            ))
+        # Label every Monday, and the last day.
+        if point.day.weekday() == 0 or n == len(points) - 1:
+            parts.append(format_html(
+                '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+                f"{x + bar_w / 2:.1f}", height - bottom + 16, formats.date_format(point.day, "D j"),
+            ))
+    parts.append(format_html(
+        '<line class="baseline" x1="{}" x2="{}" y1="{y}" y2="{y}"/>', left, width - right, y=top + plot_h
+    ))
+    label = _("Share answered on time, day by day, over the last %(days)s days") % {"days": len(points)}
+    return _svg(width, height, label, mark_safe("".join(parts)), "trend")  # noqa: S308 - built by format_html
+
+
+def heat_level(cell: Cell) -> str:
+    """Colour class of an hour: none, clear (no miss), then by share missed."""
+    if cell.decided == 0:
+        return "none"
+    missed = Fraction(cell.missed, cell.decided)
+    if missed == 0:
+        return "clear"
+    if missed <= Fraction(1, 10):
+        return "low"
+    if missed <= Fraction(1, 4):
+        return "mid"
+    return "high"
+
+
+def weekday_names() -> list[str]:
+    # 2024-01-01 was a Monday.
+    from datetime import date
+
+    return [formats.date_format(date(2024, 1, 1 + n), "l") for n in range(7)]
+
+
+def heatmap(grid: Sequence[Sequence[Cell]], *, cell_w: int = 28, cell_h: int = 24) -> SafeString:
+    """Hours of the week (rows: Monday…Sunday; columns: 0-23 h, local time)
+    coloured by the share of misses among the ROs opened then, with the
+    number of misses written in the cell."""
+    left, top = 92, 22
+    width, height = left + 24 * cell_w + 4, top + 7 * cell_h + 4
+    names = weekday_names()
+    parts: list[SafeString] = []
+    for hour in range(0, 24, 3):
+        parts.append(format_html(
+            '<text class="axis" x="{}" y="{}" text-anchor="start">{}</text>',
+            left + hour * cell_w + 2, top - 8, formats.time_format(time(hour), "TIME_FORMAT"),
+        ))
+    for weekday, row in enumerate(grid):
+        y = top + weekday * cell_h
+        parts.append(format_html(
+            '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>', left - 8, y + cell_h / 2 + 4,
+            names[weekday],
+        ))
+        for hour, cell in enumerate(row):
+            x = left + hour * cell_w
+            start = formats.time_format(time(hour), "TIME_FORMAT")
+            end = formats.time_format(time((hour + 1) % 24), "TIME_FORMAT")
+            span = f"{names[weekday]} {start}\N{EN DASH}{end}"
+            if cell.decided:
+                detail = ngettext(
+                    "%(count)s message to answer, %(missed)s missed, median %(median)s",
+                    "%(count)s messages to answer, %(missed)s missed, median %(median)s",
+                    cell.decided,
+                ) % {"count": cell.decided, "missed": cell.missed, "median": duration(cell.median_seconds)}
+            else:
+                detail = _("nothing to answer")
+            parts.append(format_html(
+                '<g><title>{}: {}</title><rect class="heat heat-{}" x="{}" y="{}" width="{}" height="{}" rx="3"/>',
+                span, detail, heat_level(cell), x + 1, y + 1, cell_w - 2, cell_h - 2,
+            ))
+            if cell.missed:
+                parts.append(format_html(
+                    '<text class="heat-count" x="{}" y="{}" text-anchor="middle">{}</text>',
+                    x + cell_w / 2, y + cell_h / 2 + 4, cell.missed,
+                ))
+            parts.append(SafeString("</g>"))
+    label = _("Misses by hour of the week")
+    return _svg(width, height, label, mark_safe("".join(parts)), "heatmap")  # noqa: S308 - built by format_html
+
+
+def legend_items() -> list[tuple[str, str]]:
+    return [
+        ("none", _("nothing to answer")),
+        ("clear", _("no miss")),
+        ("low", _("up to 10 % missed")),
+        ("mid", _("up to 25 % missed")),
+        ("high", _("more than 25 % missed")),
+    ]
+

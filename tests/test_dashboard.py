@@ -1,0 +1,481 @@
+"""The responsiveness dashboard, its CSV export and the live SLA banner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from datetime import timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from inbox import charts, dashboard
+from inbox.models import AuditLog, Conversation, ConversationStatus
+
+from . import ro_helpers as meta
+from .dashboard_data import open_monday_to_saturday, seed_history
+
+pytestmark = pytest.mark.django_db
+
+
+def url(page, **params):
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"/dashboard/{page.pk}/" + (f"?{query}" if query else "")
+
+
+def answer(page, deliver, psid, opened, seconds):
+    pid = page.meta_page_id
+    deliver(meta.messaging(pid, meta.customer(pid, psid, opened)))
+    if seconds is not None:
+        deliver(meta.messaging(pid, meta.echo(pid, psid, opened + timedelta(seconds=seconds))))
+
+
+@pytest.fixture
+def nine_of_ten(page, deliver):
+    """9 answered in 1 min, 1 in 10 min, over the last 2 days."""
+    now = timezone.now()
+    for n in range(10):
+        answer(page, deliver, f"p{n}", now - timedelta(hours=3 + n), 600 if n == 0 else 60)
+    return page
+
+
+# --- Access ---------------------------------------------------------------------
+
+
+def test_it_asks_to_sign_in(client, page):
+    for path in ("/dashboard/", url(page), f"/dashboard/{page.pk}/export.csv"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_is_a_404_for_an_outsider(client, page, charlie):
+    client.force_login(charlie)
+
+    assert client.get(url(page)).status_code == 404
+    assert client.get(url(page), HTTP_HX_REQUEST="true").status_code == 404
+    assert client.get(f"/dashboard/{page.pk}/export.csv").status_code == 404
+    assert not AuditLog.objects.filter(action="export").exists()
+
+
+def test_it_never_takes_an_outsider_to_a_page_through_the_selector(client, page, other_page, charlie):
+    client.force_login(charlie)
+
+    response = client.get("/dashboard/", {"page": page.pk})
+
+    assert response["Location"] == url(other_page)
+
+
+def test_it_opens_the_chosen_page_or_the_last_one_seen(client, page, other_page, alice):
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    client.force_login(alice)
+    # Pages in name order: "Boulangerie Dupain" then "Garage Martin".
+    assert client.get("/dashboard/")["Location"] == url(page)
+    assert client.get("/dashboard/", {"page": other_page.pk, "kind": "public", "days": "30"})["Location"] == (
+        url(other_page, kind="public", days=30))
+    client.get(url(other_page))
+    assert client.get("/dashboard/")["Location"] == url(other_page)
+
+
+def test_it_says_so_when_the_user_has_no_page(client, db):
+    from django.contrib.auth import get_user_model
+
+    nobody = get_user_model().objects.create_user("dora", password="dora-password-2026")
+    client.force_login(nobody)
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 200
+    assert b"not a member of any Page" in response.content
+
+
+# --- What it shows ----------------------------------------------------------------
+
+
+def test_it_shows_the_share_against_90_percent_with_the_miss_budget(client, alice, nine_of_ten):
+    client.force_login(alice)
+
+    response = client.get(url(nine_of_ten), HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["figures"].share_on_time == Fraction(9, 10)
+    assert response.context["standing"] == "at_risk"  # met, but the next miss loses it
+    assert 'class="hero-share">90%</p>' in html
+    assert "The next miss takes you below 90%." in html
+    assert "9 of 10 on time" in html
+    assert "Target at risk" in html
+
+
+def test_it_counts_down_the_misses_that_keep_the_target(client, alice, page, deliver):
+    now = timezone.now()
+    for n in range(20):
+        answer(page, deliver, f"p{n}", now - timedelta(hours=2 + n), 60)
+    client.force_login(alice)
+
+    html = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "2 more misses in this window still keep you at 90% or above." in html
+    assert "Target kept" in html
+
+
+def test_it_says_what_it_takes_to_recover_and_when_misses_leave(client, alice, page, deliver):
+    now = timezone.now()
+    oldest = (now - timedelta(days=6, hours=1)).replace(microsecond=0)  # Meta's are milliseconds
+    answer(page, deliver, "late1", oldest, 900)
+    answer(page, deliver, "late2", now - timedelta(days=3), 900)
+    for n in range(6):
+        answer(page, deliver, f"p{n}", now - timedelta(hours=2 + n), 60)
+    client.force_login(alice)
+
+    response = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+
+    # 6 of 8: ⌈(0.9 x 8 - 6) / 0.1⌉ = 12.
+    assert "Answer the next 12 on time in a row to be back at 90%." in html
+    assert "Target lost" in html
+    [first, second] = response.context["departures"]
+    assert first.leaves_at == oldest + timedelta(days=7)
+    assert second.opened_at > first.opened_at
+    paris = ZoneInfo("Europe/Paris")
+    assert f'<time datetime="{first.leaves_at.astimezone(paris).isoformat()}">' in html
+
+
+def test_it_lists_misses_with_links_to_their_conversations(client, alice, page, deliver):
+    now = timezone.now()
+    answer(page, deliver, "late", now - timedelta(hours=5), 1000)
+    answer(page, deliver, "waiting", now - timedelta(hours=2), None)
+    answer(page, deliver, "fine", now - timedelta(hours=1), 30)
+    client.force_login(alice)
+
+    response = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en")
+
+    misses = response.context["misses"]
+    assert [ro.conversation.contact.external_id for ro in misses] == ["waiting", "late"]
+    html = response.content.decode()
+    for ro in misses:
+        assert f'href="/c/{ro.conversation_id}/"' in html
+    assert "still waiting" in html and "16 min 40 s" in html
+
+
+def test_it_shows_metas_figures_and_both_clocks(client, alice, nine_of_ten):
+    client.force_login(alice)
+
+    response = client.get(url(nine_of_ten), HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+
+    figures = response.context["figures"]
+    assert (figures.meta_response_rate, figures.meta_response_time_seconds, figures.meta_badge) == (1, 60, True)
+    assert "Very responsive" in html
+    assert "In opening hours" in html and "In calendar time" in html
+    assert "Mean of the fastest 90 %" in html
+
+
+def test_it_breaks_figures_down_by_agent_with_their_unedited_saved_replies(client, alice, bob, page, deliver):
+    from inbox.models import Message, SendStatus
+    from inbox.services import ingestion, sending
+
+    now = timezone.now()
+    pid = page.meta_page_id
+    for n, (agent, seconds, unedited) in enumerate([(alice, 60, True), (alice, 500, False), (bob, 90, True)]):
+        opened = now - timedelta(hours=n + 1)
+        deliver(meta.messaging(pid, meta.customer(pid, f"p{n}", opened)))
+        conversation = Conversation.objects.get(contact__external_id=f"p{n}")
+        reply = sending.send_reply(conversation=conversation, author=agent, text="Bonjour", now=opened)
+        Message.objects.filter(pk=reply.pk).update(is_unedited_saved_reply=unedited)
+        deliver(meta.messaging(pid, meta.echo(pid, f"p{n}", opened + timedelta(seconds=seconds),
+                                              metadata=ingestion.metadata_for(reply), app_id="424242")))
+    assert Message.objects.filter(send_status=SendStatus.SENT).count() == 3
+    client.force_login(bob)
+
+    response = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en")
+
+    rows = {row.user.username: row for row in response.context["agents"]}
+    assert (rows["alice"].answered, rows["alice"].on_time, rows["alice"].median_seconds) == (2, 1, 60)
+    assert (rows["alice"].replies, rows["alice"].unedited) == (2, 1)
+    assert (rows["bob"].answered, rows["bob"].p90_seconds, rows["bob"].unedited_share) == (1, 90, 1)
+    html = response.content.decode()
+    assert re.search(r"<th scope=\"row\">Alice</th>\s*<td class=\"num\">2</td>\s*<td class=\"num\">50%</td>", html)
+
+
+def test_it_switches_kind_and_window_with_htmx(client, alice, page, deliver):
+    pid = page.meta_page_id
+    opened = timezone.now() - timedelta(days=10)
+    deliver(meta.comment(pid, opened, from_id="c1", comment_id=f"{pid}_1_5"))
+    deliver(meta.comment(pid, opened + timedelta(minutes=20), from_id=pid, parent_id=f"{pid}_1_5"))
+    client.force_login(alice)
+
+    response = client.get(url(page, kind="public", days=30), HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert "<html" not in html and html.lstrip().startswith('<div class="dash" id="dashboard">')
+    assert response.context["figures"].opportunities == 1
+    assert 'aria-current="page">Public comments' in html
+    assert 'aria-current="page">30 days' in html
+    assert "within 1 h, last 30 days" in html
+
+
+def test_it_falls_back_to_defaults_on_odd_parameters(client, alice, page):
+    client.force_login(alice)
+
+    response = client.get(url(page, kind="email", days="9999"))
+
+    assert response.status_code == 200
+    assert (response.context["kind"], response.context["days"]) == ("private", 7)
+
+
+def test_it_draws_real_charts_without_style_attributes(client, alice, page):
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=28, per_day=10)
+    client.force_login(alice)
+
+    response = client.get(url(page), HTTP_ACCEPT_LANGUAGE="fr")
+    html = response.content.decode()
+
+    assert html.count('<svg class="chart') == 3  # gauge, trend, heatmap
+    assert 'class="chart trend"' in html and 'class="chart heatmap"' in html
+    assert " style=" not in html  # CSP: style-src 'self', no inline styles
+    assert html.count('class="heat ') == 7 * 24
+    assert "lundi" in html and "dimanche" in html  # the heatmap's rows, in French
+    assert len(response.context["history"].trend) == 28
+
+
+def test_it_keeps_its_queries_bounded_whatever_the_history(client, alice, page, django_assert_max_num_queries):
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=40, per_day=30)
+    client.force_login(alice)
+    client.get(url(page))  # warm the session
+
+    with django_assert_max_num_queries(24):
+        response = client.get(url(page, days=30))
+
+    assert response.status_code == 200
+
+
+# --- CSV export ---------------------------------------------------------------------
+
+
+def test_it_exports_the_windows_opportunities_as_csv(client, bob, page, deliver):
+    now = timezone.now()
+    answer(page, deliver, "p1", now - timedelta(hours=3), 60)
+    answer(page, deliver, "p2", now - timedelta(hours=2), 900)
+    answer(page, deliver, "p3", now - timedelta(days=9), 60)  # outside 7 days
+    from inbox.models import Contact
+
+    Contact.objects.filter(external_id="p2").update(name="=HYPERLINK(\"http://evil\")")
+    client.force_login(bob)
+
+    response = client.get(f"/dashboard/{page.pk}/export.csv", {"days": 7}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["Customer wrote at", "Clock started at", "Answered at", "Response time (s)"]
+    assert [row[3] for row in rows[1:]] == ["60", "900"]
+    assert [row[5] for row in rows[1:]] == ["on time", "missed"]
+    assert rows[2][7].startswith("'=")  # never a formula
+    first = Conversation.objects.get(contact__external_id="p1")
+    assert rows[1][9] == f"http://testserver/c/{first.pk}/"
+    log = AuditLog.objects.get(action="export")
+    assert (log.actor, log.page, log.data["days"]) == (bob, page, 7)
+
+
+def test_it_separates_csv_cells_with_semicolons_in_french(client, alice, page, deliver):
+    answer(page, deliver, "p1", timezone.now() - timedelta(hours=3), 60)
+    client.force_login(alice)
+
+    response = client.get(f"/dashboard/{page.pk}/export.csv", HTTP_ACCEPT_LANGUAGE="fr")
+
+    header = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()[0]
+    assert header.count(";") == 9
+
+
+# --- The live SLA banner ---------------------------------------------------------------
+
+
+def _waiting(page, deliver, psid, age_seconds):
+    pid = page.meta_page_id
+    deliver(meta.messaging(pid, meta.customer(pid, psid, timezone.now() - timedelta(seconds=age_seconds))))
+    Conversation.objects.filter(contact__external_id=psid).update(status=ConversationStatus.OPEN)
+
+
+def test_the_banner_counts_customers_late_and_about_to_be(client, alice, page, other_page, deliver):
+    _waiting(page, deliver, "late", 400)
+    _waiting(page, deliver, "soon", 270)
+    _waiting(page, deliver, "fine", 10)
+    _waiting(other_page, deliver, "not-mine", 400)
+    client.force_login(alice)
+
+    response = client.get("/dashboard/sla-banner", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-sla-missed="1"' in html and 'data-sla-at-risk="1"' in html
+    assert "1 customer waiting past the deadline" in html
+    late = Conversation.objects.get(contact__external_id="late")
+    assert f'href="/c/{late.pk}/"' in html
+    assert re.search(r"late by 1 min \d\d s", html)
+
+
+def test_the_banner_answers_204_while_nothing_changed(client, alice, page, deliver):
+    _waiting(page, deliver, "late", 400)
+    client.force_login(alice)
+    fingerprint = dashboard.sla_status(user=alice).fingerprint
+
+    unchanged = client.get("/dashboard/sla-banner", {"fp": fingerprint}, HTTP_HX_REQUEST="true")
+    _waiting(page, deliver, "later", 500)
+    changed = client.get("/dashboard/sla-banner", {"fp": fingerprint}, HTTP_HX_REQUEST="true")
+
+    assert unchanged.status_code == 204
+    assert changed.status_code == 200
+    assert 'data-sla-missed="2"' in changed.content.decode()
+
+
+def test_the_banner_sends_a_signed_out_poll_to_the_login_page(client, page):
+    response = client.get("/dashboard/sla-banner", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/")
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith("/accounts/login/")
+
+
+def test_the_banner_sits_at_the_top_of_the_inbox_queue(client, alice, page, deliver):
+    _waiting(page, deliver, "late", 400)
+    client.force_login(alice)
+
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'id="sla-banner"' in html
+    assert "1 customer waiting past the deadline" in html
+
+
+def test_the_nav_links_to_the_dashboard(client, alice):
+    client.force_login(alice)
+
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert '<a href="/dashboard/"' in html
+
+
+# --- Formatting ---------------------------------------------------------------------------
+
+
+def test_percentages_round_down_so_89_99_never_shows_as_90():
+    from fractions import Fraction
+
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert charts.percent(Fraction(8999, 10000)) == "89.9%"
+        assert charts.percent(Fraction(9, 10), 0) == "90%"
+        assert charts.percent(None) == "\N{EN DASH}"
+
+
+def test_durations_read_with_two_units():
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert [charts.duration(s) for s in (42, 250, 300, 3600, 3900, 2 * 86400 + 7200, 86400)] == [
+            "42 s", "4 min 10 s", "5 min", "1 h", "1 h 05 min", "2 d 2 h", "1 d"]
+
+
+# --- In the browser -------------------------------------------------------------------------
+
+SCREENSHOTS = os.environ.get("REACTIF_SCREENSHOTS", "")
+
+
+def _open_now(page):
+    """Mon-Sat 08:00-19:00, plus today until midnight so that "now" is open
+    (the screenshots show customers waiting right now)."""
+    from inbox.models import OpeningInterval
+    from inbox.services import hours
+
+    open_monday_to_saturday(page)
+    local = timezone.now().astimezone(ZoneInfo(page.timezone))
+    if local.weekday() == 6 or not 8 <= local.hour < 19:
+        OpeningInterval.objects.filter(page=page, weekday=local.weekday()).delete()
+        OpeningInterval.objects.create(page=page, weekday=local.weekday(), start_minute=0, end_minute=1440)
+        hours.hours_changed(page)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_it_reads_well_in_french_and_english_on_a_desk_and_a_phone(chromium, live_server, page, alice, bob,
+                                                                    tmp_path, language):
+    from django.contrib.auth import get_user_model
+
+    from .conftest import sign_in
+
+    chloe = get_user_model().objects.create_user("chloe", password="chloe-password-2026", first_name="Chloé")
+    from inbox.models import Membership
+
+    Membership.objects.create(user=chloe, page=page, role="agent")
+    _open_now(page)
+    seed_history(page, [alice, bob, chloe], now=timezone.now(), days=30, per_day=26)
+    context = chromium.new_context(base_url=live_server.url, locale=f"{language}-FR" if language == "fr" else "en-GB",
+                                   timezone_id="Europe/Paris", viewport={"width": 1440, "height": 900})
+    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    sign_in(tab, "alice")
+    tab.goto("/dashboard/")
+    tab.wait_for_selector(".hero-share")
+    out = SCREENSHOTS or str(tmp_path)
+    os.makedirs(out, exist_ok=True)
+    tab.screenshot(path=f"{out}/dashboard-{language}.png", full_page=True)
+    assert tab.locator("svg.chart.trend rect.bar").count() >= 25
+    assert tab.locator("svg.chart.heatmap rect.heat").count() == 168
+    assert tab.locator("table.agents tbody tr").count() == 3
+    # Switching to public comments swaps the body in place.
+    tab.click(".dash-tabs a[href*='kind=public']")
+    tab.wait_for_url("**kind=public**")
+    assert "kind=public" in tab.locator("nav.dash-tabs").first.locator("a[aria-current='page']").get_attribute("href")
+    tab.set_viewport_size({"width": 390, "height": 844})
+    tab.goto("/dashboard/")
+    tab.wait_for_selector(".hero-share")
+    tab.screenshot(path=f"{out}/dashboard-{language}-phone.png", full_page=True)
+    tab.screenshot(path=f"{out}/dashboard-{language}-phone-top.png")
+    scroll_width = tab.evaluate("document.documentElement.scrollWidth")
+    too_wide = tab.evaluate("""[...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > 391 && e.parentElement.getBoundingClientRect().right <= 391)
+        .slice(0, 8).map(e => e.tagName + '.' + e.getAttribute('class') + ' ' + Math.round(e.getBoundingClientRect().right))
+        .concat([document.body.scrollWidth, document.querySelector('main').scrollWidth,
+                 document.querySelector('#dashboard').scrollWidth, document.querySelector('header.topbar').scrollWidth])""")
+    context.close()
+    assert scroll_width <= 390, f"the page scrolls sideways on a phone: {too_wide}"
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_the_banner_shows_a_deadline_within_5_seconds_of_it_passing(tab, live_server, page, alice):
+    from inbox.models import Message
+    from inbox.services import ingestion
+
+    from .conftest import sign_in
+
+    contact_payload = meta.messaging(page.meta_page_id, meta.customer(
+        page.meta_page_id, "p-soon", timezone.now() - timedelta(seconds=296)))
+    from inbox import simulation
+
+    delivery, _ = ingestion.store_delivery(body=simulation.encode(contact_payload))
+    ingestion.process_delivery(delivery_id=delivery.pk)
+    due = Conversation.objects.get().due_at
+    assert Message.objects.count() == 1
+    sign_in(tab, "alice")
+    tab.goto("/")
+    banner = tab.locator("#sla-banner")
+    assert banner.get_attribute("data-sla-missed") == "0"
+
+    tab.wait_for_selector("#sla-banner[data-sla-missed='1']", timeout=15000)
+
+    shown = timezone.now()
+    assert shown - due <= timedelta(seconds=5.5), f"shown {shown - due} after the deadline"
