@@ -184,8 +184,16 @@ class ResponseOpportunityAdmin(ReadOnlyAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    # Only revoking is done here.
-    readonly_fields = ["user", "prefix", "key_hash", "created_at", "last_used_at"]
+    # Only revoking is done here, through the service (audited).
+    readonly_fields = ["user", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request, queryset):
+        from .services import audit
+
+        revoked = sum(audit.revoke_api_token(token=token, actor=request.user) for token in queryset)
+        self.message_user(request, _("%(count)s token(s) revoked.") % {"count": revoked})
 
     def has_add_permission(self, request, obj=None):
         return False  # tokens are created with create_api_token, which shows the key once

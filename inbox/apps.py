@@ -9,3 +9,6 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the deployment checks
+        from .services import audit
+
+        audit.connect_signals()  # sign-ins, sign-outs and failures into the audit log

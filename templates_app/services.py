@@ -354,9 +354,13 @@ def update_saved_reply(*, saved_reply: SavedReply, actor: Any, scope: Scope, dat
 def archive_saved_reply(*, saved_reply: SavedReply, actor: Any) -> None:
     """Out of the picker, kept with its history (sent replies still point at
     it, so the figures stay exact)."""
-    SavedReply.objects.filter(pk=saved_reply.pk, archived_at__isnull=True).update(
-        archived_at=timezone.now(), updated_at=timezone.now()
-    )
+    with transaction.atomic():
+        archived = SavedReply.objects.filter(pk=saved_reply.pk, archived_at__isnull=True).update(
+            archived_at=timezone.now(), updated_at=timezone.now()
+        )
+        if archived:  # the product's "delete": audited (issue 8)
+            AuditLog.objects.create(actor=actor, page=saved_reply.page, action="saved_reply_archived",
+                                    data={"saved_reply": saved_reply.pk, "title": saved_reply.title})
 
 
 def restore_saved_reply(*, saved_reply: SavedReply, actor: Any) -> None:

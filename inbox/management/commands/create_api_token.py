@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from inbox.models import ApiToken
+from inbox.services import audit
 
 
 class Command(BaseCommand):
@@ -17,6 +17,5 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {username!r}")
-        key = ApiToken.generate_key()
-        ApiToken.objects.create(user=user, name=name, prefix=key[:10], key_hash=ApiToken.hash_key(key))
+        _, key = audit.create_api_token(user=user, name=name)
         self.stdout.write(key)
