@@ -118,6 +118,21 @@ def test_it_waits_out_a_rate_limit_or_temporary_error_and_sends_once(conversatio
     assert stats["double_sends"] == 0
 
 
+def test_the_inbox_shows_reconnect_needed_after_a_revoked_token(client, conversation, bob, alice, fake_graph, page):
+    client.force_login(bob)
+    assert "data-reconnect-page" not in client.get("/").content.decode()
+    fake_graph.set_mode("token_revoked")
+    _run_until_settled(_reply(conversation, bob))
+    client.cookies.load({"django_language": "en"})
+    for url in ("/", f"/c/{conversation.pk}/"):
+        html = client.get(url).content.decode()
+        assert f'data-reconnect-page="{page.pk}"' in html, url
+        assert "reconnect needed" in html
+        assert "Ask an admin" in html  # bob is an agent
+    client.force_login(alice)
+    assert "Reconnect the Page" in client.get("/").content.decode()
+
+
 def test_a_revoked_token_stops_replies_and_asks_for_a_reconnection(conversation, bob, fake_graph, page):
     fake_graph.set_mode("token_revoked")
     message = _reply(conversation, bob)
