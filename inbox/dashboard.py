@@ -230,6 +230,8 @@ class Window:
     tally: DayTally
     figures: rules.Figures  # in opening hours, as Meta counts (the default)
     calendar: rules.Figures  # clocks started at the customer's message
+    # The same tallies per local day (the first and last days: their part in the window).
+    per_day: dict[date, DayTally] = field(default_factory=dict)
 
     @property
     def start(self) -> datetime:
@@ -255,8 +257,9 @@ def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> 
     now = now or timezone.now()
     # (now - days, now] as a half-open range of microseconds.
     start, end = now - timedelta(days=days) + MICROSECOND, now + MICROSECOND
+    per_day = day_tallies(page=page, kind=kind, start=start, end=end, now=now)
     total = DayTally()
-    for tally in day_tallies(page=page, kind=kind, start=start, end=end, now=now).values():
+    for tally in per_day.values():
         total.add(tally)
     share = Fraction(page.target_share_permille, 1000)
 
@@ -267,7 +270,7 @@ def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> 
     return Window(
         page=page, kind=kind, days=days, now=now, target_seconds=page.target_seconds(kind),
         target_share=share, tally=total,
-        figures=figures(total.hours, False), calendar=figures(total.calendar, True),
+        figures=figures(total.hours, False), calendar=figures(total.calendar, True), per_day=per_day,
     )
 
 
@@ -286,14 +289,31 @@ def _window_ros(win: Window) -> QuerySet[ResponseOpportunity]:
     )
 
 
+def _misses_within(win: Window, *, limit: int, newest: bool) -> QuerySet[ResponseOpportunity]:
+    """The window's misses, narrowed to the days that hold the `limit` newest
+    (or oldest) of them: the daily tallies know how many each day has, so
+    the query never walks a month of ROs to find a handful of misses."""
+    days = sorted((day for day, tally in win.per_day.items() if tally.hours.missed), reverse=newest)
+    found, kept = 0, []
+    for day in days:
+        kept.append(day)
+        found += win.per_day[day].hours.missed
+        if found >= limit:
+            break
+    qs = _window_ros(win).filter(_missed(target_seconds=win.target_seconds, now=win.now))
+    if not kept:
+        return qs.none()
+    tz = win.page.timezone
+    if newest:
+        return qs.filter(opened_at__gte=day_bounds(tz, min(kept))[0]).order_by("-opened_at")
+    return qs.filter(opened_at__lt=day_bounds(tz, max(kept))[1]).order_by("opened_at")
+
+
 def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[ResponseOpportunity]:
-    """The window's latest misses, newest first, with what the list shows.
-    Walks `ro_page_kind_window` backwards and stops after `limit`."""
+    """The window's latest misses, newest first, with what the list shows."""
     return list(
-        _window_ros(win)
-        .filter(_missed(target_seconds=win.target_seconds, now=win.now))
-        .select_related("conversation__contact", "responder")
-        .order_by("-opened_at")[:limit]
+        _misses_within(win, limit=limit, newest=True)
+        .select_related("conversation__contact", "responder")[:limit]
     )
 
 
@@ -306,12 +326,7 @@ class Departure:
 def departures(win: Window, *, limit: int = DEPARTURES_SHOWN) -> list[Departure]:
     """When the window's oldest misses leave it (their opening + the window)."""
     span = timedelta(days=win.days)
-    openings = (
-        _window_ros(win)
-        .filter(_missed(target_seconds=win.target_seconds, now=win.now))
-        .order_by("opened_at")
-        .values_list("opened_at", flat=True)[:limit]
-    )
+    openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
     return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
 
 

@@ -479,3 +479,17 @@ def test_the_banner_shows_a_deadline_within_5_seconds_of_it_passing(tab, live_se
 
     shown = timezone.now()
     assert shown - due <= timedelta(seconds=5.5), f"shown {shown - due} after the deadline"
+
+
+def test_it_finds_the_newest_and_oldest_misses_across_days(page, deliver):
+    now = timezone.now()
+    openings = [now - timedelta(days=day, hours=hour) for day in range(1, 6) for hour in (2, 5)]
+    for n, opened in enumerate(openings):
+        answer(page, deliver, f"late{n}", opened, 900)
+        answer(page, deliver, f"fine{n}", opened + timedelta(minutes=30), 30)
+    win = dashboard.window(page=page, kind="private", days=7, now=now)
+    ms = sorted(opened.replace(microsecond=opened.microsecond // 1000 * 1000) for opened in openings)
+
+    assert [ro.opened_at for ro in dashboard.recent_misses(win, limit=3)] == ms[::-1][:3]
+    assert [d.opened_at for d in dashboard.departures(win, limit=3)] == ms[:3]
+    assert [d.leaves_at for d in dashboard.departures(win, limit=1)] == [ms[0] + timedelta(days=7)]

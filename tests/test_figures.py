@@ -469,3 +469,22 @@ def test_tallies_resolve_metas_cut_inside_a_second_exactly(answers):
 
     fastest = sorted(answers)[: -(-len(answers) * 9 // 10)]
     assert got.meta_response_time_seconds == Fraction(sum(fastest), 10**6 * len(fastest))
+
+
+@pytest.mark.django_db
+def test_a_changed_time_zone_or_target_sets_rollups_aside_until_the_beat_redoes_them(page, deliver):
+    from inbox.models import Page
+
+    for n in range(6):
+        answered(page, deliver, NOW - timedelta(days=3, hours=n), 200)
+    rollups.refresh_due(now=NOW)
+    before = report(page).figures
+    assert (before.on_time, before.opportunities) == (6, 6)
+
+    Page.objects.filter(pk=page.pk).update(private_target_seconds=120, timezone="America/Montreal")
+    page.refresh_from_db()
+
+    assert report(page).figures.on_time == 0  # read from the ROs: the rollups are outdated
+    assert rollups.refresh_due(now=NOW) >= 3
+    assert set(DailyRollup.objects.values_list("timezone", flat=True)) == {"America/Montreal"}
+    assert report(page).figures.on_time == 0

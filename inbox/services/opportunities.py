@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, Min, Q, Value
+from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q, Value
 from django.utils import timezone
 
 from .. import responsiveness as rules
@@ -276,7 +276,7 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
     now = now or timezone.now()
     at_risk = missed = 0
     pages: set[int] = set()
-    longest_warning = max(Page.objects.values_list("at_risk_seconds", flat=True), default=0)
+    longest_warning = Page.objects.aggregate(longest=Max("at_risk_seconds"))["longest"] or 0
     # "At risk" = pending with at most the Page's warning time left (DOMAIN.md),
     # so the due instant itself is still at risk.
     warning_ends = ExpressionWrapper(

@@ -7,7 +7,11 @@ from inbox.services import opportunities
 
 
 class Command(BaseCommand):
-    help = "Recompute every response opportunity from the stored messages."
+    help = (
+        "Recompute every response opportunity from the stored messages, then the daily "
+        "rollups the dashboards read. Stored clock starts are kept (changing the hours "
+        "does not rewrite history)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("page_id", nargs="?", help="Meta's Page id (default: every Page)")
