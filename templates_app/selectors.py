@@ -126,17 +126,20 @@ def picker(
     scope), in the contact's language when Meta gave it and a version exists,
     else the Page's, else the first that matched.
 
-    One query on the scope's partial indexes, bounded by PICKER_CANDIDATES.
-    Title and body matches are a substring scan, but only over this Page's
-    and this agent's live saved replies, never the whole table.
+    One query over this Page's and this agent's live saved replies (the
+    partial indexes), never the whole table, bounded by PICKER_CANDIDATES.
+    Title and body are matched on their lower-cased copies with a plain
+    LIKE, a few milliseconds over thousands of saved replies.
     """
     text = normalize_query(query)
     qs = SavedReply.objects.filter(Q(page=page) | Q(owner=agent), archived_at__isnull=True)
     if text:
-        qs = qs.filter(Q(shortcut__startswith=text) | Q(title__icontains=text) | Q(body__icontains=text))
+        qs = qs.filter(
+            Q(shortcut__startswith=text) | Q(title_folded__contains=text) | Q(body_folded__contains=text)
+        )
         rank: Any = Case(
             When(shortcut__startswith=text, then=Value(0)),
-            When(title__icontains=text, then=Value(1)),
+            When(title_folded__contains=text, then=Value(1)),
             default=Value(2),
             output_field=IntegerField(),
         )
@@ -174,7 +177,7 @@ def saved_reply_for_conversation(*, saved_reply_id: int | None, conversation: Co
         return None
     return (
         SavedReply.objects.filter(Q(page_id=conversation.page_id) | Q(owner=agent), pk=saved_reply_id)
-        .select_related("page")
+        .defer("title_folded", "body_folded")
         .first()
     )
 
@@ -403,13 +406,13 @@ def saved_reply_list(
         qs = qs.filter(_stale_q(now))
     else:
         qs = qs.filter(archived_at__isnull=True)
-    text = search.strip()
+    text = search.strip().lower()
     if text:
         qs = qs.filter(
-            Q(shortcut__icontains=normalize_query(text))
-            | Q(title__icontains=text)
-            | Q(body__icontains=text)
-            | Q(tags__icontains=text)
+            Q(shortcut__contains=normalize_query(text))
+            | Q(title_folded__contains=text)
+            | Q(body_folded__contains=text)
+            | Q(tags__contains=text)  # stored lower-case (services.normalize_tags)
         )
     if after:
         shortcut, language, pk = _decode_cursor(after)
@@ -418,7 +421,9 @@ def saved_reply_list(
             | Q(shortcut=shortcut, language__gt=language)
             | Q(shortcut=shortcut, language=language, pk__gt=pk)
         )
-    saved_replies = list(qs.select_related("created_by").order_by("shortcut", "language", "pk")[: limit + 1])
+    saved_replies = list(
+        qs.defer("title_folded", "body_folded").order_by("shortcut", "language", "pk")[: limit + 1]
+    )
     more = len(saved_replies) > limit
     saved_replies = saved_replies[:limit]
     figures = usage_for(saved_reply_ids=[s.pk for s in saved_replies], now=now)
