@@ -25,11 +25,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 
 $(VENV)/.runtime: requirements.lock | $(BIN)/python
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	touch $@
 
 $(VENV)/.dev: requirements-dev.lock | $(BIN)/python
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
