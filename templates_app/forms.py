@@ -94,3 +94,36 @@ class PreviewForm(forms.Form):
     body = forms.CharField(required=False, strip=False, max_length=services.BODY_MAX_LENGTH * 4)
     language = forms.ChoiceField(required=False, choices=LANGUAGE_CHOICES)
     scope = forms.CharField(required=False)
+
+
+class GuidanceSettingsForm(forms.Form):
+    """A Page's thresholds for the composer's warnings (DOMAIN.md defaults)."""
+
+    hot_template_threshold = forms.IntegerField(
+        label=_("Warn when one saved reply was sent this many times in 24 hours"), min_value=2, max_value=10_000,
+    )
+    agent_reliance_percent = forms.IntegerField(
+        label=_("Warn an agent when more than this share of their last 50 replies were unedited saved replies (%)"),
+        min_value=1, max_value=100,
+    )
+    public_repeat_threshold = forms.IntegerField(
+        label=_("Warn when the same public reply is already under a post this many times in 24 hours"),
+        min_value=1, max_value=1000,
+    )
+    signature_required = forms.BooleanField(
+        label=_("Replies are signed with the agent's first name"), required=False,
+    )
+    order_number_pattern = forms.CharField(
+        label=_("Order numbers look like (regular expression)"), required=False,
+        max_length=services.guidance.MAX_ORDER_PATTERN_LENGTH,
+        help_text=_("e.g. CMD-\\d{6}. Public replies holding one are flagged as personal data."),
+    )
+
+    def clean_order_number_pattern(self) -> str:
+        pattern = (self.cleaned_data.get("order_number_pattern") or "").strip()
+        if pattern:
+            try:
+                services.guidance.compile_order_pattern(pattern)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return pattern

@@ -581,6 +581,37 @@ def import_saved_replies(
     return result
 
 
+def update_guidance_settings(
+    *,
+    page: Page,
+    actor: Any,
+    hot_template_threshold: int,
+    agent_reliance_percent: int,
+    public_repeat_threshold: int,
+    signature_required: bool,
+    order_number_pattern: str,
+) -> None:
+    """Change a Page's composer thresholds; settings changes are audited."""
+    if order_number_pattern:
+        guidance.compile_order_pattern(order_number_pattern)  # ValueError says why
+    values = {
+        "hot_template_threshold": hot_template_threshold,
+        "agent_reliance_permille": agent_reliance_percent * 10,
+        "public_repeat_threshold": public_repeat_threshold,
+        "signature_required": signature_required,
+        "order_number_pattern": order_number_pattern,
+    }
+    before = {name: getattr(page, name) for name in values}
+    with transaction.atomic():
+        Page.objects.filter(pk=page.pk).update(**values)
+        AuditLog.objects.create(
+            actor=actor, page=page, action="composer_guidance_changed",
+            data={"before": before, "after": values},
+        )
+    for name, value in values.items():
+        setattr(page, name, value)
+
+
 def preview(*, body: str, page: Page | None, agent: Any, language: str, contact_first: str) -> tuple[str, list[str]]:
     """A body rendered for a sample contact (the editor's live preview), and
     what is wrong with its variables."""

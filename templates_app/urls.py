@@ -20,6 +20,7 @@ urlpatterns = [
     path("personal/import/", views.import_personal, name="import_personal"),
     path("page/<int:page_id>/export.csv", views.export_for_page, name="export_for_page"),
     path("personal/export.csv", views.export_personal, name="export_personal"),
+    path("page/<int:page_id>/guidance/", views.guidance_settings, name="guidance_settings"),
     # The composer (inside a conversation).
     path("conversations/<int:conversation_id>/picker/", views.picker, name="picker"),
     path("conversations/<int:conversation_id>/insert/<int:pk>/", views.insert, name="insert"),

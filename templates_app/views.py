@@ -21,13 +21,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from inbox.access import get_conversation_for_user, pages_for
+from inbox.access import get_conversation_for_user, get_page_for_user, pages_for
 from inbox.models import Channel, Message
 
 from . import guidance as rules
 from . import rendering, selectors, services
 from .access import get_saved_reply_for_user, get_scope_for_user
-from .forms import PERSONAL, ImportForm, PreviewForm, SavedReplyForm
+from .forms import PERSONAL, GuidanceSettingsForm, ImportForm, PreviewForm, SavedReplyForm
 from .selectors import Scope
 
 # The sample contact the editor's preview renders for.
@@ -336,6 +336,34 @@ def _export(request: HttpRequest, scope: Scope) -> HttpResponse:
         f'attachment; filename="saved-replies-{name}-{timezone.localdate():%Y-%m-%d}.csv"'
     )
     return response
+
+
+# --- A Page's composer thresholds ---------------------------------------------------------
+
+
+@login_required
+def guidance_settings(request: HttpRequest, page_id: int) -> HttpResponse:
+    scope = get_scope_for_user(request.user, page_id=page_id, manage=True)
+    page = get_page_for_user(request.user, pk=page_id)
+    if request.method == "POST":
+        form = GuidanceSettingsForm(request.POST)
+        if form.is_valid():
+            services.update_guidance_settings(page=page, actor=request.user, **form.cleaned_data)
+            messages.success(request, _("Composer guidance for %(page)s saved.") % {"page": page.name})
+            return redirect(_list_url(scope))
+    else:
+        form = GuidanceSettingsForm(initial={
+            "hot_template_threshold": page.hot_template_threshold,
+            "agent_reliance_percent": page.agent_reliance_permille // 10,
+            "public_repeat_threshold": page.public_repeat_threshold,
+            "signature_required": page.signature_required,
+            "order_number_pattern": page.order_number_pattern,
+        })
+    return render(
+        request, "templates_app/guidance_settings.html",
+        {"form": form, "scope": scope, "page": page, "list_url": _list_url(scope), "nav": "saved_replies"},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 # --- The composer ------------------------------------------------------------------------

@@ -426,3 +426,38 @@ def test_it_reads_the_files_spreadsheets_save(client, page, alice, encoded):
     assert response.status_code == 302
     saved_reply = SavedReply.objects.get()
     assert (saved_reply.shortcut, saved_reply.body) == ("été", "Fermé en août")
+
+
+# --- A Page's composer thresholds ------------------------------------------------------------
+
+
+def test_it_lets_an_admin_tune_the_pages_composer_thresholds(client, page, alice):
+    client.force_login(alice)
+    assert client.get(f"/saved-replies/page/{page.pk}/guidance/").status_code == 200
+    response = client.post(f"/saved-replies/page/{page.pk}/guidance/", {
+        "hot_template_threshold": "15", "agent_reliance_percent": "40", "public_repeat_threshold": "3",
+        "order_number_pattern": r"CMD-\d{6}",
+    })
+    assert response.status_code == 302
+    page.refresh_from_db()
+    assert (page.hot_template_threshold, page.agent_reliance_permille, page.public_repeat_threshold) == (15, 400, 3)
+    assert page.signature_required is False and page.order_number_pattern == r"CMD-\d{6}"
+    assert AuditLog.objects.get(action="composer_guidance_changed").data["before"]["hot_template_threshold"] == 10
+
+
+def test_it_refuses_an_order_pattern_that_could_hang(client, page, alice):
+    client.force_login(alice)
+    response = client.post(f"/saved-replies/page/{page.pk}/guidance/", {
+        "hot_template_threshold": "10", "agent_reliance_percent": "30", "public_repeat_threshold": "2",
+        "signature_required": "on", "order_number_pattern": r"(\d+)+",
+    })
+    assert response.status_code == 400 and "nested repetition" in response.content.decode()
+    page.refresh_from_db()
+    assert page.order_number_pattern == ""
+
+
+@pytest.mark.parametrize("user", ["bob", "charlie"])
+def test_it_keeps_agents_and_outsiders_out_of_the_thresholds(client, page, bob, charlie, user):
+    client.force_login({"bob": bob, "charlie": charlie}[user])
+    assert client.get(f"/saved-replies/page/{page.pk}/guidance/").status_code == 404
+    assert client.post(f"/saved-replies/page/{page.pk}/guidance/", {"hot_template_threshold": "2"}).status_code == 404
