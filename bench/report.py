@@ -38,7 +38,7 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def verdict(met: bool | None) -> str:
-    return {True: "✅ met", False: "❌ missed", None: "–"}[met]
+    return {True: "✅ met", False: "❌ missed", None: "–"}[met]  # – : reference, or inconclusive (see the note)
 
 
 def markdown(title: str, meta: dict[str, Any], rows: list[Row], notes: list[str]) -> str:

@@ -57,7 +57,7 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
         def ingest() -> dict[str, Any]:
             bodies = _bodies(loaded, settings.ingest)
             limit = pipeline.raw_insert_rate(bodies, dsn=os.environ["DATABASE_URL"])
-            figure = pipeline.http_ingest(bodies, port=stack.web_port)
+            figure = pipeline.http_ingest(bodies, port=stack.web_port, seconds=settings.phase_seconds)
             return {"http": figure, "raw_insert": limit, "deliveries": len(bodies)}
 
         phase("ingest", ingest)
@@ -70,11 +70,16 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             if len(ids) < 100:
                 raise RuntimeError("processing needs the deliveries stored by the ingestion phase")
             half = len(ids) // 2
-            loop = pipeline.loop_processing(ids[:half], env=env, processes=CORES)
+            loop = pipeline.loop_processing(ids[:half], env=env, processes=CORES, seconds=settings.phase_seconds)
+            # What the loop did not reach must not wait for the worker's sweep.
+            from inbox.models import Delivery
+
+            Delivery.objects.filter(pk__in=ids[:half], processed_at__isnull=True).delete()
             stack.start_worker(concurrency=CORES)
             pipeline.wait_for_worker()
             out["worker_baseline"] = stack.memory("worker")
-            celery = pipeline.celery_processing(ids[half:], concurrency=CORES)
+            celery = pipeline.celery_processing(ids[half:], concurrency=CORES, seconds=settings.phase_seconds,
+                                                env=env)
             return {"loop": loop, "celery": celery}
 
         phase("processing", processing)
@@ -107,13 +112,13 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             queue_path = _reverse("inbox:queue")
             if queue_path:
                 result["queue"] = pipeline.http_pages([queue_path], port=stack.web_port, cookie=cookie,
-                                                      n=settings.n)
+                                                      n=settings.http_n)
             paths = [_reverse("inbox:conversation", pk) for pk in ctx.conversation_ids]
             if paths and all(paths):
                 result["conversation"] = pipeline.http_pages(
-                    [p for p in paths if p], port=stack.web_port, cookie=cookie, n=settings.n)
+                    [p for p in paths if p], port=stack.web_port, cookie=cookie, n=settings.http_n)
             api = [f"/api/v1/pages/{page.meta_page_id}/responsiveness?kind=private&days=7" for page in ctx.pages]
-            result["api"] = pipeline.http_pages(api, port=stack.web_port, cookie="", n=settings.n,
+            result["api"] = pipeline.http_pages(api, port=stack.web_port, cookie="", n=settings.http_n,
                                                 headers={"Authorization": f"Bearer {ctx.api_key}"})
             return result
 

@@ -24,7 +24,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def rows_and_notes(raw: dict[str, Any], settings: Any) -> tuple[list[Row], list[str]]:
+def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) -> tuple[list[Row], list[str]]:
+    """`busy`: other work competed for the CPU during the run. A page that
+    then misses its target in wall-clock time while its own CPU time plus its
+    bare SQL time fits is reported as inconclusive, not as a miss."""
     rows: list[Row] = []
     notes: list[str] = []
     stack = raw.get("stack", {})
@@ -37,7 +40,7 @@ def rows_and_notes(raw: dict[str, Any], settings: Any) -> tuple[list[Row], list[
             "Webhook ingestion over HTTP (gunicorn)", _ratio(http["per_second"], limit["per_second"]),
             "of raw INSERT rate",
             f"{http['per_second']:,.0f} deliveries/s, p50 {ms(http['p50_ms'])}, p95 {ms(http['p95_ms'])} "
-            f"({http['senders']} senders, {stack['ingest']['deliveries']:,} deliveries)",
+            f"({http['senders']} senders, {http['n']:,} deliveries in {http.get('seconds', '?')} s)",
             f"INSERT … ON CONFLICT: {limit['per_second']:,.0f}/s, p95 {ms(limit['p95_ms'])}",
             f"≥ {INGEST_RATE:,}/s, p95 < {INGEST_P95_MS} ms",
             http["per_second"] >= INGEST_RATE and http["p95_ms"] < INGEST_P95_MS,
@@ -61,7 +64,8 @@ def rows_and_notes(raw: dict[str, Any], settings: Any) -> tuple[list[Row], list[
             f"End to end at a steady {e2e['rate']:.0f} deliveries/s: accepted → visible in the queue",
             _ratio(e2e["p95_ms"], one.get("p95_ms")), "of one delivery's processing" if one else "",
             f"p50 {ms(e2e['p50_ms'])}, p95 {ms(e2e['p95_ms'])}, max {ms(e2e['max_ms'])} "
-            f"({e2e['seen']}/{e2e['sent']} seen; queue polled every {e2e['poll_interval_ms']:.0f} ms)",
+            f"({e2e['seen']}/{e2e['sent']} seen; queue polled every {e2e['poll_interval_ms']:.0f} ms; "
+            f"backlog drained {e2e.get('backlog_drained_s')} s after the last one)",
             f"processing one delivery in-process: p95 {ms(one.get('p95_ms'))}" if one else "–",
             f"p95 < {E2E_P95_MS:,} ms", e2e["p95_ms"] < E2E_P95_MS and e2e["seen"] == e2e["sent"],
         ))
@@ -80,24 +84,40 @@ def rows_and_notes(raw: dict[str, Any], settings: Any) -> tuple[list[Row], list[
                 continue
             server, sql = result["server"], result["sql"]
             is_target_size = size == large
+            met: bool | None = server["p95_ms"] <= scenario.target.p95_ms if is_target_size else None
+            note = result["how"]
+            floor = server.get("cpu_p50_ms", 0.0) + sql["p50_ms"]
+            if met is False and busy and floor <= scenario.target.p95_ms:
+                met = None
+                note += f" — inconclusive on a busy machine: CPU p50 + SQL p50 = {ms(floor)}"
+            elif met is False and server.get("cpu_p50_ms", 0.0) > scenario.target.p95_ms:
+                note += f" — missed on the web process's CPU alone ({ms(server['cpu_p50_ms'])})"
             rows.append(Row(
                 f"{scenario.title} @ {label} messages", _ratio(server["p95_ms"], sql["p95_ms"]), "of bare SQL",
                 f"p50 {ms(server['p50_ms'])}, p95 {ms(server['p95_ms'])}"
                 + (f" (CPU p50 {ms(server['cpu_p50_ms'])})" if "cpu_p50_ms" in server else ""),
                 f"SQL p50 {ms(sql['p50_ms'])}, p95 {ms(sql['p95_ms'])} ({result['queries']} queries)",
                 f"p95 ≤ {scenario.target.p95_ms:.0f} ms" if is_target_size else "(reference for the growth)",
-                server["p95_ms"] <= scenario.target.p95_ms if is_target_size else None,
-                note=result["how"],
+                met, note=note,
             ))
         if (at_small and at_large and "error" not in at_small and "error" not in at_large
                 and scenario.target.growth is not None):
             growth = _ratio(at_large["server"]["p95_ms"], at_small["server"]["p95_ms"])
             sql_growth = _ratio(at_large["sql"]["p95_ms"], at_small["sql"]["p95_ms"])
+            cpu_growth = _ratio(at_large["server"].get("cpu_p50_ms"), at_small["server"].get("cpu_p50_ms"))
+            grew = growth is not None and growth > scenario.target.growth
+            # On a busy machine a wall-clock growth is only a miss if the
+            # page's own work (its CPU and its SQL) grew too.
+            settled: bool | None = not grew
+            if grew and busy and (cpu_growth or 0) <= scenario.target.growth and (sql_growth or 0) <= scenario.target.growth:
+                settled = None
             rows.append(Row(
                 f"{scenario.title}: growth {large_label} / 10 k", growth, "of the 10 k figure",
-                f"p95 {ms(at_small['server']['p95_ms'])} → {ms(at_large['server']['p95_ms'])}",
+                f"p95 {ms(at_small['server']['p95_ms'])} → {ms(at_large['server']['p95_ms'])}"
+                + (f"; CPU p50 grew {cpu_growth:.2f}×" if cpu_growth else ""),
                 f"SQL alone grew {sql_growth:.2f}×" if sql_growth else "–",
-                f"≤ {scenario.target.growth}×", growth is not None and growth <= scenario.target.growth,
+                f"≤ {scenario.target.growth}×", settled,
+                note="inconclusive on a busy machine: CPU and SQL did not grow" if settled is None else "",
             ))
 
     if "deadlines" in stack:

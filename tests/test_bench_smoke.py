@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 - the table's × and – are meant
 """The benchmark instrument itself (bench/): a tiny load and one measure, so
 that a schema change that the loader no longer matches, or a page the
 harness can no longer time, fails here rather than on the day of a run."""
@@ -85,7 +86,7 @@ def test_it_writes_each_figure_next_to_its_limit_ratio_first(tmp_path, monkeypat
         "1000000": {"queue": {"how": "view", "server": {"p50_ms": 5.0, "p95_ms": 7.2}, "sql": {"p50_ms": 1.0,
                     "p95_ms": 2.4}, "queries": 4}},
     }, "stack": {"ingest": {"deliveries": 100, "http": {"per_second": 900.0, "p50_ms": 5.0, "p95_ms": 12.0,
-                                                         "senders": 8},
+                                                         "senders": 8, "n": 100, "seconds": 0.1},
                             "raw_insert": {"per_second": 3000.0, "p95_ms": 3.0}}}}
     rows, _notes = summary.rows_and_notes(raw, Settings())
     by_measure = {row.measure: row for row in rows}
@@ -98,3 +99,21 @@ def test_it_writes_each_figure_next_to_its_limit_ratio_first(tmp_path, monkeypat
     table = md.read_text().splitlines()
     assert table[table.index("| ratio | measure | figure | limit, same run | target | verdict |") + 2].startswith(
         "| **0.30×** of raw INSERT rate | Webhook ingestion")
+
+
+def test_it_calls_a_slow_page_on_a_busy_machine_inconclusive_only_when_its_own_work_fits():
+    class Settings:
+        small, large = 10_000, 1_000_000
+
+    def raw(cpu_ms: float) -> dict:
+        page = {"how": "view", "server": {"p50_ms": 30.0, "p95_ms": 40.0, "cpu_p50_ms": cpu_ms},
+                "sql": {"p50_ms": 2.0, "p95_ms": 3.0}, "queries": 4}
+        return {"pages": {"1000000": {"queue": page}}, "stack": {}}
+
+    def verdict(cpu_ms: float, busy: bool):
+        rows, _notes = summary.rows_and_notes(raw(cpu_ms), Settings(), busy=busy)
+        return next(row for row in rows if row.measure.startswith("Queue")).met
+
+    assert verdict(5.0, busy=False) is False
+    assert verdict(5.0, busy=True) is None  # 5 + 2 ms fits in 15 ms: the machine, not the page
+    assert verdict(25.0, busy=True) is False  # its own CPU alone is over the target
