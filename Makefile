@@ -18,6 +18,7 @@ help:
 	@echo "make test    - the whole suite on real PostgreSQL and Redis (started here)"
 	@echo "make lint    - ruff and mypy"
 	@echo "make bench   - benchmarks (see docs/performance.md)"
+	@echo "make chaos / fuzz / load - fault, hostile-input and load runs (see docs/reliability.md)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Réactif needs Python >= 3.12 (python3.12 or python3.13 on PATH)"; exit 1; }
@@ -98,3 +99,25 @@ bench-dashboard: $(VENV)/.dev services staticfiles/staticfiles.json
 
 bench-saved-replies: $(VENV)/.dev services staticfiles/staticfiles.json
 	$(BENCH) --suite saved-replies
+
+# --- Reliability (docs/reliability.md): the heavy runs, outside `make test` ------
+.PHONY: chaos fuzz load
+CHAOS_ARGS ?=
+LOAD_ARGS ?=
+FUZZ_EXAMPLES ?= 100000
+FUZZ_DB_EXAMPLES ?= 2000
+
+# The fault scenarios (Redis, worker, PostgreSQL, second beat) while 10,000
+# deliveries arrive, on a stack with its own PostgreSQL/Redis ports.
+chaos: $(VENV)/.dev staticfiles/staticfiles.json
+	$(BIN)/python chaos/run.py $(CHAOS_ARGS)
+
+# The webhook fuzzer at full size; prints Hypothesis' statistics.
+fuzz: $(VENV)/.dev services
+	source var/services.env && REACTIF_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) REACTIF_FUZZ_DB_EXAMPLES=$(FUZZ_DB_EXAMPLES) \
+		$(BIN)/pytest tests/test_fuzz_webhooks.py -q --hypothesis-show-statistics $(PYTEST_ARGS)
+
+# 30 minutes at 50 deliveries/s with 20 agents polling and replying
+# (LOAD_ARGS="--duration 300" for a shorter run); exit 1 if a target is missed.
+load: $(VENV)/.dev staticfiles/staticfiles.json
+	$(BIN)/python load/run.py --check $(LOAD_ARGS)
