@@ -74,7 +74,7 @@ def _list(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     status = request.GET.get("status", "live")
     if status not in ("live", "stale", "archived"):
         status = "live"
-    search = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
     try:
         result = selectors.saved_reply_list(
             scope=scope, search=search, status=status, after=request.GET.get("after") or None  # type: ignore[arg-type]
