@@ -621,3 +621,16 @@ def test_it_keeps_quiet_while_the_agent_is_still_choosing_in_the_picker(client, 
     url = f"/saved-replies/conversations/{conversation.pk}/guidance/"
     assert "data-warning" not in client.post(url, {"text": "/hor"}, HTTP_HX_REQUEST="true").content.decode()
     assert 'data-warning="agent_reliance"' in client.post(url, {"text": "Bonjour /hor"}).content.decode()
+
+
+def test_it_suggests_a_private_reply_beside_a_public_comment_in_the_conversation(client, page, bob, deliver):
+    from .inbox_helpers import customer_comments
+
+    comment = customer_comments(deliver, page, from_id="u-77", name="Jeanne",
+                                text="Mon numéro c'est le 06 12 34 56 78, rappelez-moi")
+    quiet = customer_comments(deliver, page, from_id="u-78", name="Paul", text="Vous ouvrez dimanche ?")
+    client.force_login(bob)
+    html = client.get(f"/c/{comment.conversation_id}/").content.decode()
+    assert 'data-warning="sensitive_public"' in html
+    assert f'data-reply-to="{comment.pk}" data-channel="private_reply"' in html
+    assert 'data-warning="sensitive_public"' not in client.get(f"/c/{quiet.conversation_id}/").content.decode()
