@@ -70,7 +70,8 @@ class IntervalForm(forms.Form):
         self.page = page
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         weekday, start, end = cleaned.get("weekday"), cleaned.get("start"), cleaned.get("end")
         if weekday is None or start is None or end is None:
             return cleaned
@@ -99,7 +100,8 @@ class CopyDayForm(forms.Form):
     to = forms.TypedMultipleChoiceField(choices=WEEKDAY_CHOICES, coerce=int, label=_("Copy to"))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         targets = [day for day in cleaned.get("to", []) if day != cleaned.get("weekday")]
         if "to" in cleaned and not targets:
             raise forms.ValidationError(_("Choose the days to copy to."))
@@ -173,7 +175,8 @@ class AwayForm(forms.Form):
         self.page, self.now = page, now
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         cleaned["until_at"] = None
         if cleaned.get("action") != "start":
             return cleaned
@@ -202,7 +205,8 @@ class AwayMessageForm(forms.Form):
     enabled = forms.BooleanField(label=_("Send this message while unavailable"), required=False)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         body = (cleaned.get("body") or "").strip()
         if cleaned.get("enabled") and not body:
             raise forms.ValidationError(_("Write the message before turning it on."))

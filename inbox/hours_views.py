@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from . import hours_selectors
 from .access import get_admin_page_for_user, get_page_for_user, role_on
@@ -40,6 +41,10 @@ from .models import Page, Role
 from .services import away, hours, page_settings
 
 SETTINGS = "hours/settings.html"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 VARIABLE_HELP = {
     "contact.first_name": _lazy("the customer's first name, when Meta gives it"),
@@ -73,7 +78,7 @@ def _preview_opening(page: Page, now: datetime) -> datetime | None:
     return None if closed_from is None else schedule.next_opening(closed_from)
 
 
-def _context(request: HttpRequest, page: Page, **extra: Any) -> dict[str, Any]:
+def _context(request: HtmxHttpRequest, page: Page, **extra: Any) -> dict[str, Any]:
     now = timezone.now()
     today = now.astimezone(_zone(page)).date()
     saved_messages = hours_selectors.away_messages(page)
@@ -133,7 +138,7 @@ def _context(request: HttpRequest, page: Page, **extra: Any) -> dict[str, Any]:
     return context
 
 
-def _sections(request: HttpRequest, page: Page, main: str, *, also: tuple[str, ...] = ("now",),
+def _sections(request: HtmxHttpRequest, page: Page, main: str, *, also: tuple[str, ...] = ("now",),
               **extra: Any) -> HttpResponse:
     """One settings section for htmx, and the sections it affects out of band."""
     context = _context(request, page, **extra)
@@ -143,14 +148,14 @@ def _sections(request: HttpRequest, page: Page, main: str, *, also: tuple[str, .
     return HttpResponse(html)
 
 
-def _done(request: HttpRequest, page: Page, section: str, text: str, **extra: Any) -> HttpResponse:
+def _done(request: HtmxHttpRequest, page: Page, section: str, text: str, **extra: Any) -> HttpResponse:
     if request.htmx:
         return _sections(request, page, section, **extra)
     messages.success(request, text)
     return redirect(f"{reverse('inbox:page_settings', args=[page.pk])}#{section}")
 
 
-def _refused(request: HttpRequest, page: Page, section: str, text: str, **extra: Any) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, page: Page, section: str, text: str, **extra: Any) -> HttpResponse:
     if request.htmx:
         return _sections(request, page, section, also=(), **extra)
     messages.error(request, text)
@@ -168,7 +173,7 @@ def _first_error(form: Any) -> str:
 
 @login_required
 @require_GET
-def settings_index(request: HttpRequest) -> HttpResponse:
+def settings_index(request: HtmxHttpRequest) -> HttpResponse:
     pages = list(hours_selectors.admin_pages(request.user))
     if not pages:
         raise Http404("not an admin of any Page")
@@ -179,14 +184,14 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def page_settings_view(request: HttpRequest, page_id: int) -> HttpResponse:
+def page_settings_view(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     return render(request, SETTINGS, _context(request, page))
 
 
 @login_required
 @require_POST
-def general_update(request: HttpRequest, page_id: int) -> HttpResponse:
+def general_update(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     form = PageSettingsForm(request.POST)
     if not form.is_valid():
@@ -197,7 +202,7 @@ def general_update(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def timezone_update(request: HttpRequest, page_id: int) -> HttpResponse:
+def timezone_update(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     form = TimezoneForm(request.POST)
     if not form.is_valid():
@@ -208,7 +213,7 @@ def timezone_update(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def interval_add(request: HttpRequest, page_id: int) -> HttpResponse:
+def interval_add(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     form = IntervalForm(request.POST, page=page)
     if not form.is_valid():
@@ -229,7 +234,7 @@ def interval_add(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def interval_remove(request: HttpRequest, page_id: int, interval_id: int) -> HttpResponse:
+def interval_remove(request: HtmxHttpRequest, page_id: int, interval_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     if not hours.remove_interval(page=page, interval_id=interval_id, actor=request.user):
         raise Http404("no such interval on this Page")
@@ -238,7 +243,7 @@ def interval_remove(request: HttpRequest, page_id: int, interval_id: int) -> Htt
 
 @login_required
 @require_POST
-def day_copy(request: HttpRequest, page_id: int) -> HttpResponse:
+def day_copy(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     form = CopyDayForm(request.POST)
     if not form.is_valid():
@@ -251,7 +256,7 @@ def day_copy(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def closure_add(request: HttpRequest, page_id: int) -> HttpResponse:
+def closure_add(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     today = timezone.now().astimezone(_zone(page)).date()
     form = ClosureForm(request.POST, page=page, today=today)
@@ -269,7 +274,7 @@ def closure_add(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def closure_remove(request: HttpRequest, page_id: int, closure_id: int) -> HttpResponse:
+def closure_remove(request: HtmxHttpRequest, page_id: int, closure_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     if not hours.remove_closure(page=page, closure_id=closure_id, actor=request.user):
         raise Http404("no such closure on this Page")
@@ -278,7 +283,7 @@ def closure_remove(request: HttpRequest, page_id: int, closure_id: int) -> HttpR
 
 @login_required
 @require_POST
-def holidays_add(request: HttpRequest, page_id: int) -> HttpResponse:
+def holidays_add(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     today = timezone.now().astimezone(_zone(page)).date()
     form = HolidaysForm(request.POST, today=today)
@@ -291,7 +296,7 @@ def holidays_add(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def away_message_save(request: HttpRequest, page_id: int, language: str) -> HttpResponse:
+def away_message_save(request: HtmxHttpRequest, page_id: int, language: str) -> HttpResponse:
     page = get_admin_page_for_user(request.user, pk=page_id)
     if language not in dict(PageSettingsForm.base_fields["language"].choices):  # type: ignore[attr-defined]
         raise Http404("no such language")
@@ -309,7 +314,7 @@ def away_message_save(request: HttpRequest, page_id: int, language: str) -> Http
 
 @login_required
 @require_POST
-def away_switch(request: HttpRequest, page_id: int) -> HttpResponse:
+def away_switch(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_page_for_user(request.user, pk=page_id)
     now = timezone.now()
     form = AwayForm(request.POST, page=page, now=now)
@@ -340,7 +345,7 @@ def away_switch(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def inbox_header(request: HttpRequest) -> HttpResponse:
+def inbox_header(request: HtmxHttpRequest) -> HttpResponse:
     """The inbox header alone, for its periodic refresh."""
     return render(request, "hours/_inbox_header.html")
 

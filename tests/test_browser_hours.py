@@ -64,7 +64,7 @@ def test_an_admin_builds_a_split_shift_week_and_a_holiday(tab, page, alice, cloc
 
     # An overlap is refused in place, what was typed kept.
     add_interval(tab, 0, "11:30", "13:00")
-    expect(tab.locator("#day-0 .form-error")).to_contain_text("09:00–12:00")
+    expect(tab.locator("#day-0 .form-error")).to_contain_text("09:00\N{EN DASH}12:00")
     expect(tab.locator("#day-0 input[name=start]")).to_have_value("11:30")
 
     # Copy Monday to the other weekdays with the "Weekdays" shortcut.

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown time zone {timezone!r} (use an IANA name such as Europe/Paris)")
         if timezone is None and hours is None and closed is None and not clear:
             raise CommandError("Nothing to do: give --timezone, --hours, --closed or --clear")
-        intervals = None
+        intervals: list[availability.OpeningInterval] | None = None
         if hours is not None:
             intervals = []
             for spec in hours:
