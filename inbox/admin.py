@@ -72,7 +72,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ["timestamp", "direction", "channel", "text", "send_status", "is_automatic"]
+    fields = ("timestamp", "direction", "channel", "text", "send_status", "is_automatic")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -88,7 +88,7 @@ class ConversationForm(forms.ModelForm):
         fields = ["status", "assignee", "snoozed_until"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("status") == ConversationStatus.SNOOZED and (
             not data.get("snoozed_until") or data["snoozed_until"] <= timezone.now()
         ):

@@ -106,6 +106,8 @@ def mark_seen(conversation_id: int) -> str:
     conversation = Conversation.objects.select_related("page", "contact").get(pk=conversation_id)
     from .graph import GraphClient
 
+    if conversation.contact is None:
+        return "no-contact"
     try:
         GraphClient(conversation.page.access_token).sender_action(
             conversation.page.meta_page_id, conversation.contact.external_id, "mark_seen"

@@ -1,4 +1,4 @@
-"""Meta's webhook endpoint (CONTRACT.md "HTTP", META.md §1–3)."""
+"""Meta's webhook endpoint (CONTRACT.md "HTTP", META.md §1-3)."""
 
 from __future__ import annotations
 

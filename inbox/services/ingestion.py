@@ -196,10 +196,9 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
     """A message the Page sent: ours (matched by metadata or mid) or from
     anywhere else (Meta's inbox, another tool), which is a Page reply too."""
     ours = None
-    if event.metadata.startswith(METADATA_PREFIX):
-        ours = Message.objects.filter(
-            page=page, pk=_int(event.metadata.removeprefix(METADATA_PREFIX)), direction=Direction.OUTBOUND
-        ).first()
+    our_id = _int(event.metadata.removeprefix(METADATA_PREFIX)) if event.metadata.startswith(METADATA_PREFIX) else None
+    if our_id is not None:
+        ours = Message.objects.filter(page=page, pk=our_id, direction=Direction.OUTBOUND).first()
     if ours is None:
         ours = _existing(page, event.mid)
     if ours is not None and ours.mid and ours.mid != event.mid:
@@ -375,6 +374,7 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
     is_top_level = event.parent_id == event.post_id
     root_id = event.comment_id if is_top_level else event.parent_id
     parent = None if is_top_level else _existing(page, event.parent_id)
+    conversation: Conversation | None
     if parent is not None and parent.conversation.kind == ConversationKind.PUBLIC:
         conversation = parent.conversation
     else:

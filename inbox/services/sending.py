@@ -152,18 +152,16 @@ def _channel_fields(
         raise SendRefused(_("A Page cannot reply privately to its own comment."), "private_reply")
     # Meta takes one private reply per comment. A failed one counts too when
     # it may have reached Meta.
-    already = (
-        Message.objects.filter(page_id=conversation.page_id, recipient_comment_id=comment.mid,
-                               channel=Channel.PRIVATE_REPLY)
-        .exclude(send_status=SendStatus.FAILED, maybe_delivered=False)
-        .exclude(pk=retrying.pk if retrying else None)
-        .exists()
+    earlier = Message.objects.filter(
+        page_id=conversation.page_id, recipient_comment_id=comment.mid, channel=Channel.PRIVATE_REPLY
+    ).exclude(send_status=SendStatus.FAILED, maybe_delivered=False)
+    if retrying is not None:
+        earlier = earlier.exclude(pk=retrying.pk)
+    private = guidance.check_private_reply(
+        now=now, comment_created_at=comment.timestamp, already_private_replied=earlier.exists()
     )
-    decision = guidance.check_private_reply(
-        now=now, comment_created_at=comment.timestamp, already_private_replied=already
-    )
-    if not decision.allowed:
-        raise SendRefused(private_reply_refusal_text(decision.reason), "private_reply")
+    if not private.allowed:
+        raise SendRefused(private_reply_refusal_text(private.reason), "private_reply")
     return {"recipient_comment_id": comment.mid}
 
 
@@ -306,8 +304,10 @@ def _call_graph(client: GraphClient, message: Message) -> dict[str, Any]:
         return client.reply_to_comment(message.parent_comment_id, message.text)
     if message.channel == Channel.PRIVATE_REPLY:
         recipient: dict[str, str] = {"comment_id": message.recipient_comment_id}
-    else:
+    elif message.conversation.contact is not None:
         recipient = {"id": message.conversation.contact.external_id}
+    else:  # a private conversation always has its contact
+        raise GraphError("This conversation has no contact to write to")
     payload: dict[str, Any] = {
         "recipient": recipient,
         "message": {"text": message.text, "metadata": metadata_for(message)},
