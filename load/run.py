@@ -162,21 +162,35 @@ def agent(base: str, username: str, until: float, recorder: Recorder, seed: int)
 
     rng = random.Random(seed)  # noqa: S311 - test traffic
     http = httpx.Client(base_url=base, timeout=15, follow_redirects=False)
+    # Production settings: cookies are Secure and the site is HTTPS behind a
+    # proxy. The agents speak plain HTTP to gunicorn on loopback, so they say
+    # what the proxy would (X-Forwarded-Proto) and keep the cookies themselves.
+    origin = base.replace("http://", "https://")
+    cookies: dict[str, str] = {}
+
+    def send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"X-Forwarded-Proto": "https", "Origin": origin, "Referer": f"{origin}{path}",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), **kwargs.pop("headers", {})}
+        response = http.request(method, path, headers=headers, **kwargs)
+        for line in response.headers.get_list("set-cookie"):
+            name, _, rest = line.partition("=")
+            cookies[name.strip()] = rest.split(";", 1)[0]
+        return response
 
     def get(name: str, path: str, **headers: str) -> httpx.Response | None:
         t0 = time.monotonic()
         try:
-            response = http.get(path, headers=headers)
+            response = send("GET", path, headers=headers)
         except httpx.HTTPError as exc:
             recorder.record(name, time.monotonic() - t0, type(exc).__name__, False)
             return None
         recorder.record(name, time.monotonic() - t0, response.status_code, response.status_code < 400)
         return response
 
-    page = http.get("/accounts/login/")
+    page = send("GET", "/accounts/login/")
     token = CSRF.search(page.text).group(1)
-    signed_in = http.post("/accounts/login/", data={"username": username, "password": PASSWORD,
-                                                     "csrfmiddlewaretoken": token})
+    signed_in = send("POST", "/accounts/login/", data={"username": username, "password": PASSWORD,
+                                                        "csrfmiddlewaretoken": token})
     assert signed_in.status_code == 302, f"{username} could not sign in: {signed_in.status_code}"
     live_path = ""
     conversations: list[str] = []
@@ -195,12 +209,10 @@ def agent(base: str, username: str, until: float, recorder: Recorder, seed: int)
                 path = rng.choice(conversations[:20])
                 opened = get("conversation", path)
                 if opened is not None and opened.status_code == 200 and rng.random() < 0.35:
-                    csrf = http.cookies.get("csrftoken", "")
                     t0 = time.monotonic()
                     try:
-                        response = http.post(f"{path}reply", data={"text": f"Bonjour, je regarde ça. — {username}"},
-                                             headers={"HX-Request": "true", "X-CSRFToken": csrf,
-                                                      "Referer": f"{base}{path}"})
+                        response = send("POST", f"{path}reply", data={"text": f"Bonjour, je regarde ça. — {username}"},
+                                        headers={"HX-Request": "true", "X-CSRFToken": cookies.get("csrftoken", "")})
                         status: int | str = response.status_code
                     except httpx.HTTPError as exc:
                         status = type(exc).__name__
