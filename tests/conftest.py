@@ -31,6 +31,19 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     settings.DATABASES["default"]["TEST"]["NAME"] = f"test_reactif_{RUN_ID}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_the_run_queue_at_the_end() -> Iterator[None]:
+    # Tasks enqueued by committed test transactions, with no worker to take
+    # them, would stay in Redis under this run's queue name forever.
+    yield
+    from config.celery import app
+
+    try:
+        app.control.purge()
+    except Exception as exc:  # the run's own result matters more than this cleanup
+        print(f"could not empty the test Celery queue: {exc}")
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # PBKDF2's deliberate slowness costs ~0.3 s per persona; tests hash
