@@ -16,6 +16,7 @@ to open conversations. In the middle of it the scenario's fault strikes:
     worker    a worker child SIGKILLed mid-task, then the whole worker, restarted
     postgres  PostgreSQL restarted (immediate mode: as after a crash)
     beat      a second beat started by mistake, left running to the end
+    all       the four above in turn, in one stream
     none      no fault (the baseline)
 
 Afterwards it waits for the sweeps, then checks: every message stored exactly
@@ -636,10 +637,13 @@ def run_scenario(name: str, *, deliveries: int, rate: float, settle: float, seed
         agents = threading.Thread(target=agents_reply, args=(stop_agents, agent_figures, tokens), daemon=True)
         sender.start()
         agents.start()
-        fault_at = len(traffic.bodies) * 0.4
-        while progress[0] < fault_at and sender.is_alive():
-            time.sleep(0.5)
-        inject(name, stack)
+        # One fault in the middle of the stream; "all" strikes each in turn.
+        faults = ["redis", "worker", "postgres", "beat"] if name == "all" else [name]
+        for n, fault in enumerate(faults):
+            fault_at = len(traffic.bodies) * (n + 1) / (len(faults) + 1)
+            while progress[0] < fault_at and sender.is_alive():
+                time.sleep(0.5)
+            inject(fault, stack)
         sender.join()
         stop_agents.set()
         agents.join(timeout=30)
@@ -710,7 +714,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=60.0, help="POSTs per second")
     parser.add_argument("--settle", type=float, default=600.0, help="seconds to wait for the sweeps")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--scenario", nargs="*", default=["redis", "worker", "postgres", "beat"])
+    parser.add_argument("--scenario", nargs="*", default=["all", "redis", "worker", "postgres", "beat"])
     parser.add_argument("--results", default=str(VAR / "results.json"))
     parser.add_argument("--keep-services", action="store_true")
     args = parser.parse_args()

@@ -242,3 +242,23 @@ def test_an_echo_that_retimes_a_reply_keeps_the_figures_equal_to_a_rebuild(page,
     assert kept[Message.objects.get(text="Bonjour ?").pk][4] == Message.objects.get(pk=reply.pk).timestamp
     opportunities.rebuild()
     assert _snapshot() == kept
+
+
+@pytest.mark.django_db
+def test_the_delivery_sweep_stops_within_its_time_budget(client, page, monkeypatch):
+    from datetime import timedelta
+
+    from inbox import tasks
+
+    for n in range(3):
+        assert _signed_post(client, page, f"psid-budget-{n}", "Allô", mid=f"m_budget_{n}").status_code == 200
+    Delivery.objects.update(received_at=Delivery.objects.first().received_at - timedelta(minutes=5))
+    # Out of time at once: nothing taken, nothing counted as a failure, left
+    # for the next sweep (a sweep killed by Celery's time limit was redelivered
+    # and killed again, forever).
+    monkeypatch.setattr(tasks, "SWEEP_BUDGET_SECONDS", -1)
+    assert tasks.sweep_deliveries() == 0
+    assert set(Delivery.objects.values_list("attempts", flat=True)) == {0}
+    monkeypatch.setattr(tasks, "SWEEP_BUDGET_SECONDS", 20)
+    assert tasks.sweep_deliveries() == 3
+    assert Message.objects.filter(mid__startswith="m_budget_").count() == 3
