@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -124,6 +125,16 @@ class GuidanceSettingsForm(forms.Form):
         if pattern:
             try:
                 services.guidance.compile_order_pattern(pattern)
-            except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from exc
+            except services.guidance.OrderPatternError as exc:
+                reasons: dict[str, str] = {
+                    "too_long": gettext("At most %(limit)s characters.")
+                    % {"limit": services.guidance.MAX_ORDER_PATTERN_LENGTH},
+                    "invalid": gettext("This is not a valid regular expression: %(error)s.")
+                    % {"error": str(exc.__cause__ or exc)},
+                    "nested": gettext("This pattern repeats a group that itself repeats without bound, which can "
+                                "take forever on some texts: write it without nested repetition, e.g. "
+                                "CMD-\\d{6}."),
+                    "empty": gettext("This pattern matches empty text: every reply would be flagged."),
+                }
+                raise forms.ValidationError(reasons.get(exc.code, str(exc))) from exc
         return pattern

@@ -319,29 +319,41 @@ def _has_nested_repetition(pattern: str) -> bool:
     return False
 
 
+class OrderPatternError(ValueError):
+    """Why an order-number pattern cannot be used: ``code`` (``too_long``,
+    ``invalid``, ``nested``, ``empty``) lets the settings form say it in the
+    admin's language; the message says it in English."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
 @lru_cache(maxsize=128)
 def compile_order_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a Page's order-number pattern, or raise ``ValueError`` saying
-    why it cannot be used (the settings form shows the message)."""
+    """Compile a Page's order-number pattern, or raise ``OrderPatternError``
+    (a ``ValueError``) saying why it cannot be used."""
     if len(pattern) > MAX_ORDER_PATTERN_LENGTH:
-        raise ValueError(
+        raise OrderPatternError(
             f"Order number pattern is too long ({len(pattern)} characters, "
-            f"at most {MAX_ORDER_PATTERN_LENGTH})."
+            f"at most {MAX_ORDER_PATTERN_LENGTH}).",
+            "too_long",
         )
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
-        raise ValueError(
-            f"Order number pattern «{pattern}» is not a valid regular expression: {exc}."
+        raise OrderPatternError(
+            f"Order number pattern «{pattern}» is not a valid regular expression: {exc}.", "invalid"
         ) from exc
     if _has_nested_repetition(pattern):
-        raise ValueError(
+        raise OrderPatternError(
             f"Order number pattern «{pattern}» repeats a group that itself repeats "
             "without bound, which can take forever on some texts; write it without "
-            "nested repetition (e.g. CMD-\\d{6})."
+            "nested repetition (e.g. CMD-\\d{6}).",
+            "nested",
         )
     if compiled.search("") is not None:
-        raise ValueError(f"Order number pattern «{pattern}» matches empty text.")
+        raise OrderPatternError(f"Order number pattern «{pattern}» matches empty text.", "empty")
     return compiled
 
 

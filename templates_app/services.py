@@ -14,9 +14,8 @@ import difflib
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from fractions import Fraction
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,23 +23,16 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from inbox.models import AuditLog, Channel, Conversation, ConversationKind, Direction, Message, Page
+from inbox.models import AuditLog, Conversation, Message, Page
 from inbox.services.sending import SavedReplyUse
 
-from . import guidance, rendering, selectors, similarity
+from . import guidance, rendering, selectors
 from .models import LANGUAGE_CHOICES, SavedReply
 from .selectors import Scope
 
-# --- The composer's checks ------------------------------------------------------
-
-# Order in which the composer lists them: what stops the send first, then
-# what needs a confirmation, then warnings, then suggestions.
-_KIND_ORDER = {"refuse": 0, "confirm": 1, "warn": 2, "info": 3}
-_SENDABLE_CHANNELS = (Channel.MESSENGER, Channel.COMMENT, Channel.PRIVATE_REPLY)
-
-
-def default_channel(conversation: Conversation) -> str:
-    return Channel.MESSENGER if conversation.kind == ConversationKind.PRIVATE else Channel.COMMENT
+# --- The composer's checks: the inbox's two entry points ------------------------------
+# Reads only; they live in selectors.py (draft_warnings, saved_reply_origin),
+# where the benchmarks call them too.
 
 
 def composer_warnings(
@@ -53,158 +45,20 @@ def composer_warnings(
     comment: Message | None = None,
     now: datetime | None = None,
 ) -> list[guidance.Warning]:
-    """Every warning and piece of guidance for a draft, computed from the
-    stored history, in the order the composer shows them.
-
-    ``channel``: how the draft would go out (``messenger``, ``comment`` for a
-    public reply, ``private_reply``); a note (``note``) gets none. The
-    thresholds are the Page's settings.
-    """
-    now = now or timezone.now()
-    page = conversation.page
-    if channel not in _SENDABLE_CHANNELS:
-        return []
-    warnings: list[guidance.Warning | None] = [_window(conversation, channel, comment, now)]
-    text = text.strip()
-    if text:
-        names = selectors.signature_names(agent=agent, page=page)
-        saved_reply = selectors.saved_reply_for_conversation(
-            saved_reply_id=saved_reply_id, conversation=conversation, agent=agent
-        )
-        if saved_reply is not None:
-            warnings += _saved_reply_warnings(text, saved_reply, conversation, agent, names, now)
-        warnings.append(
-            guidance.check_agent_reliance(
-                selectors.agent_recent_unedited_flags(agent_id=agent.pk),
-                share=Fraction(page.agent_reliance_permille, 1000),
-            )
-        )
-        if channel == Channel.COMMENT:
-            if conversation.post_id:
-                warnings.append(
-                    guidance.check_public_repeat(
-                        text,
-                        selectors.public_texts_under_post(
-                            page_id=page.pk, post_id=conversation.post_id, since=now - timedelta(hours=24)
-                        ),
-                        threshold=page.public_repeat_threshold,
-                        signature_names=names,
-                    )
-                )
-            warnings.append(sensitive_data_warning(text, page=page))
-        if channel == Channel.COMMENT:
-            warnings.append(guidance.check_too_long(text))
-        else:
-            warnings.append(guidance.check_message_length(text) or guidance.check_too_long(text))
-        if page.signature_required:
-            warnings.append(
-                guidance.check_signature(
-                    text, agent_first_name=selectors.agent_first_name(agent), page_name=page.name
-                )
-            )
-    found = [warning for warning in warnings if warning is not None]
-    return sorted(found, key=lambda warning: _KIND_ORDER[warning.kind])
-
-
-def _saved_reply_warnings(
-    text: str,
-    saved_reply: SavedReply,
-    conversation: Conversation,
-    agent: Any,
-    names: list[str],
-    now: datetime,
-) -> list[guidance.Warning | None]:
-    page = conversation.page
-    rendered, _cursor = selectors.rendered_for_conversation(
-        saved_reply=saved_reply, conversation=conversation, agent=agent, now=now
+    """Every warning and piece of guidance for a draft (selectors.draft_warnings)."""
+    return selectors.draft_warnings(
+        conversation=conversation, agent=agent, text=text, saved_reply_id=saved_reply_id, channel=channel,
+        comment=comment, now=now,
     )
-    warnings: list[guidance.Warning | None] = []
-    if conversation.contact_id is not None:
-        previous = selectors.texts_sent_to_contact(
-            saved_reply_id=saved_reply.pk,
-            contact_id=conversation.contact_id,
-            since=now - timedelta(days=guidance.REPEAT_CONTACT_DAYS),
-        )
-        repeat = guidance.check_repeat_contact(text, [t for t, _at in previous], signature_names=names)
-        if repeat is not None:
-            similar_dates = [
-                at for t, at in previous if similarity.similarity(text, t, signature_names=names)
-                >= similarity.UNEDITED_THRESHOLD
-            ]
-            repeat = replace(repeat, params={**repeat.params, "last_sent_at": max(similar_dates)})
-        warnings.append(repeat)
-    warnings.append(guidance.check_unedited(text, rendered, signature_names=names))
-    warnings.append(
-        guidance.check_hot_template(
-            selectors.uses_on_page(saved_reply_id=saved_reply.pk, page_id=page.pk, since=now - timedelta(hours=24)),
-            threshold=page.hot_template_threshold,
-        )
-    )
-    return warnings
-
-
-def _window(
-    conversation: Conversation, channel: str, comment: Message | None, now: datetime
-) -> guidance.Warning | None:
-    page = conversation.page
-    if channel == Channel.MESSENGER:
-        if conversation.kind != ConversationKind.PRIVATE:
-            return None
-        decision = guidance.check_window(
-            now=now,
-            last_customer_message_at=conversation.last_customer_message_at,
-            human_agent_enabled=page.human_agent_enabled,
-        )
-        return guidance.window_warning(decision)
-    # Meta allows a private reply to a comment within 7 days of it; the send
-    # refuses the rest (one per comment…) with its own reason.
-    if (
-        channel == Channel.PRIVATE_REPLY
-        and comment is not None
-        and comment.direction == Direction.INBOUND
-        and now - comment.timestamp >= guidance.PRIVATE_REPLY_WINDOW
-    ):
-        return guidance.Warning("window", "refuse", {"reason": "comment_too_old"})
-    return None
-
-
-def sensitive_data_warning(text: str, *, page: Page) -> guidance.Warning | None:
-    """``sensitive_public`` for a public text (a draft, or a customer's
-    comment). A Page whose order-number pattern is unusable still gets the
-    other detectors rather than an error."""
-    pattern = page.order_number_pattern or None
-    try:
-        return guidance.check_sensitive_public(text, order_pattern=pattern)
-    except ValueError:
-        return guidance.check_sensitive_public(text)
-
-
-def comment_guidance(*, message: Message, page: Page | None = None) -> guidance.Warning | None:
-    """A customer's public comment holding personal data: the inbox suggests
-    answering privately (and perhaps hiding the comment)."""
-    if message.direction != Direction.INBOUND or message.channel != Channel.COMMENT or not message.text:
-        return None
-    return sensitive_data_warning(message.text, page=page or message.page)
 
 
 def saved_reply_use(
     *, conversation: Conversation, agent: Any, text: str, saved_reply_id: int | None
 ) -> SavedReplyUse | None:
-    """Which saved reply a reply came from and how similar it stayed to the
-    saved reply as rendered for this conversation; None when it came from
-    none the agent may use here."""
-    saved_reply = selectors.saved_reply_for_conversation(
-        saved_reply_id=saved_reply_id, conversation=conversation, agent=agent
-    )
-    if saved_reply is None:
-        return None
-    rendered, _cursor = selectors.rendered_for_conversation(
-        saved_reply=saved_reply, conversation=conversation, agent=agent
-    )
-    names = selectors.signature_names(agent=agent, page=conversation.page)
-    score = similarity.similarity(text.strip(), rendered, signature_names=names)
-    return SavedReplyUse(
-        saved_reply_id=saved_reply.pk, similarity=round(score, 4), unedited=score >= similarity.UNEDITED_THRESHOLD
+    """Which saved reply a reply came from and how similar it stayed
+    (selectors.saved_reply_origin); send_reply stores it on the message."""
+    return selectors.saved_reply_origin(
+        conversation=conversation, agent=agent, text=text, saved_reply_id=saved_reply_id
     )
 
 

@@ -410,7 +410,7 @@ def insert(request: HttpRequest, conversation_id: int, pk: int) -> HttpResponse:
 def guidance(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The composer's warnings for the draft being typed (debounced)."""
     conversation = get_conversation_for_user(request.user, conversation_id)
-    channel = request.POST.get("channel") or services.default_channel(conversation)
+    channel = request.POST.get("channel") or selectors.default_channel(conversation)
     comment = None
     if request.POST.get("comment", "").isdigit():
         comment = Message.objects.filter(

@@ -64,8 +64,8 @@ def describe(warning: guidance.Warning) -> str:
         day = _day(p.get("last_sent_at"))
         if day:
             return ngettext(
-                "This contact already received this saved reply on %(day)s (%(count)s time in the last "
-                "%(days)s days): adapt it to their question, or confirm to send it again.",
+                "This contact already received this saved reply on %(day)s: adapt it to their question, "
+                "or confirm to send it again.",
                 "This contact already received this saved reply, last on %(day)s (%(count)s times in the "
                 "last %(days)s days): adapt it to their question, or confirm to send it again.",
                 count,
@@ -92,10 +92,14 @@ def describe(warning: guidance.Warning) -> str:
             count,
         ) % {"count": count}
     if warning.id == "agent_reliance":
-        return _(
+        replies = int(p.get("replies", 0))  # type: ignore[call-overload]
+        return ngettext(
+            "Your only reply so far was a saved reply sent unedited: take a moment to answer in your own "
+            "words.",
             "%(unedited)s of your last %(replies)s replies were saved replies sent unedited (more than "
-            "%(percent)s%%): take a moment to answer in your own words."
-        ) % {"unedited": p.get("unedited"), "replies": p.get("replies"), "percent": p.get("percent")}
+            "%(percent)s%%): take a moment to answer in your own words.",
+            replies,
+        ) % {"unedited": p.get("unedited"), "replies": replies, "percent": p.get("percent")}
     if warning.id == "public_repeat":
         count = int(p.get("count", 0))  # type: ignore[call-overload]
         return ngettext(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from .. import services, wording
+from .. import selectors, wording
 
 register = template.Library()
 
@@ -28,4 +28,4 @@ def comment_guidance(message: Any, page: Any = None) -> Any:
     """``sensitive_public`` for an inbound public comment, or None."""
     if message is None:
         return None
-    return services.comment_guidance(message=message, page=page if page else None)
+    return selectors.comment_guidance(message=message, page=page if page else None)
