@@ -113,7 +113,10 @@ def test_djangos_deploy_checklist_is_clean_with_production_settings(tmp_path):
         "REDIS_URL": os.environ["REDIS_URL"],
         "REACTIF_VAR_DIR": str(tmp_path),
     }
-    clean_env = {k: v for k, v in os.environ.items() if k != "SECURE_SSL_REDIRECT"}
+    # The browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE for this test process
+    # (Playwright's sync API runs an event loop); production never has it.
+    clean_env = {k: v for k, v in os.environ.items()
+                 if k not in {"SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, capture_output=True, text=True, env={**clean_env, **env}, timeout=120,
                             check=False)
