@@ -86,6 +86,7 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
     history = dashboard.history(page=page, kind=kind, now=now)
     return {
         "nav": "dashboard",
+        "sla": dashboard.sla_status(user=request.user, now=now),
         "page": page,
         "pages": pages_for(request.user).order_by("name").only("pk", "name"),
         "kind": kind,

@@ -1,9 +1,4 @@
-"""Formatting for the dashboard's templates, and the SLA banner's state.
-
-`sla_status` lets templates/dashboard/_sla_banner.html render itself wherever
-it is included (the inbox queue includes it at its top): it reads the state
-once per request, or takes the one the banner's own view already read.
-"""
+"""Formatting for the dashboard's templates (inbox.charts does the work)."""
 
 from __future__ import annotations
 
@@ -12,19 +7,9 @@ from typing import Any
 
 from django import template
 
-from .. import charts, dashboard
+from .. import charts
 
 register = template.Library()
-
-
-@register.simple_tag(takes_context=True)
-def sla_status(context: template.Context) -> dashboard.SlaStatus | None:
-    if context.get("sla") is not None:
-        return context["sla"]
-    request = context.get("request")
-    if request is None or not request.user.is_authenticated:
-        return None
-    return dashboard.sla_status(user=request.user)
 
 
 @register.filter
