@@ -52,6 +52,16 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_a_test_asks(settings) -> None:
+    # The product speaks French to a browser that names no language
+    # (LANGUAGE_CODE = "fr"); the suite's assertions read the English source
+    # strings, so a request with no cookie or Accept-Language, and code run
+    # outside a request, get English here. French is asked for explicitly
+    # (cookie or Accept-Language: tests/test_i18n.py and the fr screenshots).
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 

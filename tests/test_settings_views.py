@@ -365,11 +365,11 @@ def test_the_inbox_header_shows_the_opening_rush(client, deliver, bob, page, clo
             simulation.message(page.meta_page_id, f"psid-{n}", (friday_night + timedelta(minutes=n)).timestamp(),
                                "Bonjour")]))
     clock.set(paris(2026, 11, 21, 10, 0))  # Saturday
-    response = signed_in(client, bob).get(reverse("inbox:hours_header"), **HTMX)
+    response = signed_in(client, bob).get(reverse("inbox:hours_header"), HTTP_ACCEPT_LANGUAGE="fr", **HTMX)
     html = response.content.decode()
     assert 'data-availability="closed"' in html
     assert 'data-waiting="3"' in html
-    assert "lundi 09:00" in html, "French by default, in the Page's time zone"
+    assert "lundi à 09:00" in html, "in French, in the Page's time zone"
 
 
 def test_the_inbox_header_refresh_costs_a_handful_of_queries(client, bob, page, django_assert_max_num_queries):
