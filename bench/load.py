@@ -471,7 +471,8 @@ def _conversation(copier: Copier, next_id: Any, rng: random.Random, *, now: date
     last_reply: datetime | None = None
     last_text = ""
     open_ro: tuple[datetime, int] | None = None  # (due_at, id) of the unanswered RO
-    rounds = 1 + int(rng.expovariate(1 / 3.5))
+    # About ten messages a conversation: 100 k conversations for 1 M messages.
+    rounds = 1 + int(rng.expovariate(1 / 3.15))
     written = 0
     for round_index in range(rounds):
         if written >= budget or t > now:
