@@ -187,9 +187,16 @@ class QueueRow:
     # nothing is late before the next opening.
     clock_start: datetime | None
     clock_not_started: bool
+    # "tomorrow at 9:00 AM", in the Page's zone and the user's language.
+    clock_start_text: str
     is_missed: bool
     is_at_risk: bool
     seconds_left: float | None
+
+
+def _when(instant: datetime, page: Page, now: datetime) -> str:
+    language = (get_language() or "fr").split("-")[0]
+    return availability.format_next_opening(instant, language=language, now=now, tz=page.timezone)
 
 
 def _queue_rows(conversations: list[Conversation], now: datetime) -> list[QueueRow]:
@@ -200,11 +207,13 @@ def _queue_rows(conversations: list[Conversation], now: datetime) -> list[QueueR
         if due is not None:
             clock_start = due - timedelta(seconds=conversation.page.target_seconds(conversation.kind))
         left = (due - now).total_seconds() if due else None
+        not_started = bool(clock_start and clock_start > now)
         rows.append(QueueRow(
             conversation=conversation,
             due_at=due,
             clock_start=clock_start,
-            clock_not_started=bool(clock_start and clock_start > now),
+            clock_not_started=not_started,
+            clock_start_text=_when(clock_start, conversation.page, now) if clock_start and not_started else "",
             is_missed=left is not None and left < 0,
             is_at_risk=left is not None and 0 <= left <= conversation.page.at_risk_seconds,
             seconds_left=left,
@@ -331,11 +340,7 @@ def _ro_state(conversation: Conversation, now: datetime) -> dict[str, Any] | Non
     target = conversation.page.target_seconds(conversation.kind)
     clock_start = conversation.due_at - timedelta(seconds=target)
     left = (conversation.due_at - now).total_seconds()
-    opening = ""
-    if clock_start > now:
-        opening = availability.format_next_opening(
-            clock_start, language=(get_language() or "fr").split("-")[0], now=now, tz=conversation.page.timezone,
-        )
+    opening = _when(clock_start, conversation.page, now) if clock_start > now else ""
     return {
         "due_at": conversation.due_at,
         "clock_start": clock_start,

@@ -410,3 +410,27 @@ def test_it_reads_the_thread_newest_first_with_a_limit(client, bob, page, delive
            and '"inbox_message"."conversation_id" = ' in q]
     assert len(sql) == 1
     assert 'ORDER BY "inbox_message"."timestamp" DESC, "inbox_message"."id" DESC LIMIT 101' in sql[0]
+
+
+def test_it_suggests_a_private_reply_to_a_comment_holding_personal_data(client, bob, page, deliver):
+    comment = customer_comments(deliver, page, from_id="c1", name="Léa",
+                                text="Appelez-moi au 06 12 34 56 78, c'est urgent")
+    client.force_login(bob)
+    html = html_of(client.get(f"/c/{comment.conversation_id}/"))
+    assert 'data-warning="sensitive_public"' in html
+
+
+def test_it_says_in_the_queue_when_the_clock_of_a_night_message_starts(client, bob, page, deliver):
+    from inbox.availability import format_next_opening
+
+    AwayPeriod.objects.create(page=page, start=timezone.now() - timedelta(hours=1),
+                              until=timezone.now() + timedelta(days=1, hours=2), created_by=bob)
+    hours.hours_changed(page)
+    conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
+    conversation.refresh_from_db()
+    clock_start = conversation.due_at - timedelta(seconds=page.private_target_seconds)
+    expected = format_next_opening(clock_start, language="en", now=timezone.now(), tz=page.timezone)
+    assert " at " in expected  # "Tuesday at 1:32 AM", not a bare time of day
+    client.force_login(bob)
+    html = html_of(client.get("/"))
+    assert f'clock-later">{expected}</span>' in html
