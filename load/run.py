@@ -130,7 +130,8 @@ def meta_traffic(base: str, rate: float, until: float, recorder: Recorder, threa
                     counter[0] += 1
                     body = next_body()
                 leave_at = started + n / rate
-                if leave_at > until:
+                # Paced, and over at `until` even if the server fell behind.
+                if leave_at > until or time.monotonic() > until:
                     return
                 time.sleep(max(0.0, leave_at - time.monotonic()))
                 while True:
