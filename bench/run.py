@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores, {_memory_gb()} GB RAM, {platform.platform()}",
         "python": sys.version.split()[0],
         "postgresql": _pg_version(),
-        "sizes": f"{settings.small:,} and {settings.large:,} messages",
+        "sizes": " and ".join(f"{int(size):,}" for size in raw["loads"]) + " messages",
         "duration": f"{time.perf_counter() - started:.0f} s",
         "load average (1 min) during the run": sampler.summary(),
     }

@@ -46,6 +46,12 @@ def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) ->
             http["per_second"] >= INGEST_RATE and http["p95_ms"] < INGEST_P95_MS,
             note=f"{stack.get('web_workers')} sync workers",
         ))
+        one = stack["ingest"].get("in_process", {})
+        if one.get("cpu_p50_ms"):
+            notes.append(
+                f"The webhook in-process costs {one['cpu_p50_ms']:.1f} ms of web-process CPU per delivery (p50; "
+                f"wall p50 {one['p50_ms']:.1f} ms): at most {1000 / one['cpu_p50_ms']:,.0f} deliveries/s per core "
+                "for the web tier alone, before PostgreSQL, Redis and the senders take their share.")
     if "processing" in stack:
         loop, celery = stack["processing"]["loop"], stack["processing"]["celery"]
         rows.append(Row(
@@ -57,6 +63,12 @@ def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) ->
             f"({loop['processes']} processes)",
             f"≥ {PROCESSING_RATE:,} messages/s", celery["messages_per_second"] >= PROCESSING_RATE,
         ))
+    one_delivery = stack.get("processing", {}).get("loop", {}).get("one_delivery", {})
+    if one_delivery.get("cpu_p50_ms"):
+        notes.append(
+            f"Processing one delivery in the loop costs {one_delivery['cpu_p50_ms']:.1f} ms of CPU (p50; wall p50 "
+            f"{one_delivery['p50_ms']:.1f} ms): at most {1000 / one_delivery['cpu_p50_ms']:,.0f} deliveries/s per "
+            "core for the worker alone.")
     if "e2e" in stack:
         e2e = stack["e2e"]
         one = stack.get("processing", {}).get("loop", {}).get("one_delivery", {})
