@@ -119,6 +119,10 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             if paths and all(paths):
                 result["conversation"] = pipeline.http_pages(
                     [p for p in paths if p], port=stack.web_port, cookie=cookie, n=settings.http_n)
+            dashboards = [_reverse("inbox:dashboard_page", page.pk) for page in ctx.pages]
+            if all(dashboards):
+                result["dashboard"] = pipeline.http_pages(
+                    [p for p in dashboards if p], port=stack.web_port, cookie=cookie, n=settings.http_n)
             api = [f"/api/v1/pages/{page.meta_page_id}/responsiveness?kind=private&days=7" for page in ctx.pages]
             result["api"] = pipeline.http_pages(api, port=stack.web_port, cookie="", n=settings.http_n,
                                                 headers={"Authorization": f"Bearer {ctx.api_key}"})
