@@ -218,7 +218,8 @@ class Copier:
             self._flush(name)
         for _name, context in self._contexts:
             context.__exit__(None, None, None)
-        # Commit parents before children, as the deferred constraints expect.
+        # Parents before children: the order deferred foreign keys would need
+        # were they checked (the replica role skips them during the load).
         for name in self.tables:
             self.conns[name].commit()
             self.conns[name].close()
