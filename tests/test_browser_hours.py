@@ -147,7 +147,7 @@ def test_a_customer_writing_at_night_gets_the_away_message_and_waits_in_the_inbo
     tab.goto("/")
     header = tab.locator("#hours-header .hours-page")
     expect(header).to_have_attribute("data-availability", "closed")
-    expect(header).to_contain_text("lundi 09:00")
+    expect(header).to_contain_text("lundi à 09:00")
     expect(header.locator(".hours-rush")).to_have_attribute("data-waiting", "1")
     row = tab.locator(".badge.closed").first
     expect(row).to_be_visible()
