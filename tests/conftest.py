@@ -63,10 +63,17 @@ def _english_unless_a_test_asks(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
+    """Forget this test's cache keys. Only this run's prefix: cache.clear()
+    would FLUSHDB the Redis that parallel runs, and the Celery broker, share."""
+    from django.conf import settings
     from django.core.cache import cache
 
     yield
-    cache.clear()
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 # --- Meta's edge ------------------------------------------------------------
