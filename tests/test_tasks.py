@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import connections
 from django.utils import timezone
+from kombu import pools
 
 from inbox import simulation, tasks
 from inbox.models import Delivery, Message, WorkerHeartbeat
@@ -170,6 +171,11 @@ def celery_worker_thread(settings):
     default = connections.settings["default"]
     max_age = default.get("CONN_MAX_AGE")
     default["CONN_MAX_AGE"] = 0
+    # Fresh connection pools: another test may have closed them for good
+    # (kombu's force_close_all), which would make every publish fail.
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
     # Tasks other tests left in this run's queue (their transactions
     # committed, no worker was there) would come first: drop them.
     app.control.purge()
