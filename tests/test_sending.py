@@ -178,14 +178,16 @@ def test_a_transient_error_is_retried_with_backoff_and_sent_once(page, bob, deli
     fake_graph.set_mode(mode, times=1)
     message = reply(conversation, bob, commit)
 
+    before = timezone.now()
     with commit():
         assert outbox.run_sends(limit=1) == ["retrying"]
+    after = timezone.now()
     message.refresh_from_db()
     assert message.send_status == SendStatus.QUEUED
     assert message.send_error_code == code
     # Enqueued again with the first backoff step, and due then for the sweep.
     assert outbox.sends == [(message.pk, 5)]
-    assert timedelta(seconds=3) < message.next_attempt_at - timezone.now() <= timedelta(seconds=5)
+    assert before + timedelta(seconds=5) <= message.next_attempt_at <= after + timedelta(seconds=5)
 
     with commit():
         assert outbox.run_sends() == ["sent"]
@@ -300,12 +302,12 @@ def test_outside_the_window_meta_refuses_and_the_reply_fails_with_its_reason(pag
 def test_a_slow_graph_api_never_hangs_the_worker(page, bob, deliver, fake_graph, outbox, commit, settings):
     settings.META_GRAPH_TIMEOUT = 0.5
     conversation = customer_wrote(page, deliver, ago=HOUR)
-    fake_graph.set_mode("ok", delay=5)
+    fake_graph.set_mode("ok", delay=10)
     message = reply(conversation, bob, commit)
     started = time.monotonic()
     with commit():
         assert outbox.run_sends() == ["failed"]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # 0.5 s of timeout, not Meta's 10 s (slack for a loaded machine)
     message.refresh_from_db()
     # The request left: Meta may have acted on it, so it is never re-sent blindly.
     assert message.send_status == SendStatus.FAILED
