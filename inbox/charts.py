@@ -129,7 +129,7 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
     bar_w = max(2.0, slot * 0.7)
     for n, point in enumerate(points):
         x = left + n * slot + (slot - bar_w) / 2
-        day = formats.date_format(point.day, "D j M")
+        day = formats.date_format(point.day, "D j N")
         if point.share_on_time is None:
             title = _("%(day)s: no message answered or missed") % {"day": day}
             parts.append(format_html(
