@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -47,23 +47,23 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 VARIABLE_HELP = {
-    "contact.first_name": _lazy("the customer's first name, when Meta gives it"),
-    "page.name": _lazy("the Page's name"),
-    "page.next_opening": _lazy("when the Page opens next, in the message's language and the Page's time zone"),
+    "contact.first_name": gettext_lazy("the customer's first name, when Meta gives it"),
+    "page.name": gettext_lazy("the Page's name"),
+    "page.next_opening": gettext_lazy("when the Page opens next, in the message's language and the Page's time zone"),
 }
 ACTION_LABELS = {
-    "timezone_changed": _lazy("Time zone changed"),
-    "opening_interval_added": _lazy("Opening hours added"),
-    "opening_interval_removed": _lazy("Opening hours removed"),
-    "opening_day_copied": _lazy("Day copied to other days"),
-    "hours_replaced": _lazy("Hours replaced from the command line"),
-    "closure_added": _lazy("Closure date added"),
-    "closure_removed": _lazy("Closure date removed"),
-    "french_holidays_added": _lazy("Public holidays added"),
-    "away_started": _lazy("Away switched on"),
-    "away_ended": _lazy("Away switched off"),
-    "away_message_saved": _lazy("Away message saved"),
-    "page_settings_changed": _lazy("Settings changed"),
+    "timezone_changed": gettext_lazy("Time zone changed"),
+    "opening_interval_added": gettext_lazy("Opening hours added"),
+    "opening_interval_removed": gettext_lazy("Opening hours removed"),
+    "opening_day_copied": gettext_lazy("Day copied to other days"),
+    "hours_replaced": gettext_lazy("Hours replaced from the command line"),
+    "closure_added": gettext_lazy("Closure date added"),
+    "closure_removed": gettext_lazy("Closure date removed"),
+    "french_holidays_added": gettext_lazy("Public holidays added"),
+    "away_started": gettext_lazy("Away switched on"),
+    "away_ended": gettext_lazy("Away switched off"),
+    "away_message_saved": gettext_lazy("Away message saved"),
+    "page_settings_changed": gettext_lazy("Settings changed"),
 }
 
 

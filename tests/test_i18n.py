@@ -149,6 +149,25 @@ def test_every_string_marked_in_templates_and_python_is_in_the_french_catalogue(
     assert missing == []
 
 
+# xgettext only extracts the names makemessages gives it: a string marked
+# through any other alias (`gettext_lazy as _lazy`) never reaches the catalogue.
+_EXTRACTED_NAMES = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy",
+                    "npgettext", "npgettext_lazy", "gettext_noop"}
+
+
+def test_python_marks_strings_only_with_names_makemessages_extracts():
+    aliases = []
+    for folder in ("inbox", "templates_app", "config"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            for names in re.findall(r"^from django\.utils\.translation import \(?([^)\n]+)", text, re.MULTILINE):
+                for name in names.split(","):
+                    parts = name.split()
+                    if len(parts) == 3 and parts[0] in _EXTRACTED_NAMES and parts[2] not in _EXTRACTED_NAMES:
+                        aliases.append(f"{path.relative_to(ROOT)}: {name.strip()}")
+    assert aliases == []
+
+
 def test_french_plurals_and_contexts_follow_french_rules():
     with translation.override("fr"):
         assert ngettext("%(count)s day", "%(count)s days", 0) % {"count": 0} == "0 jour"
