@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from . import responsiveness as rules
@@ -478,12 +478,15 @@ def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
     so the banner is right the moment a deadline passes, sweep or not.
     """
     now = now or timezone.now()
-    warning_ends = ExpressionWrapper(
-        Value(now) + F("page__at_risk_seconds") * Value(timedelta(seconds=1)), output_field=DateTimeField()
-    )
+    pages = pages_for(user)
+    # Each Page's own warning time, one condition per distinct value (plain
+    # comparisons, which SQLite evaluates too).
+    warned = Q(due_at__lt=now)
+    for seconds in pages.order_by().values_list("at_risk_seconds", flat=True).distinct():
+        warned |= Q(page__at_risk_seconds=seconds, due_at__lte=now + timedelta(seconds=seconds))
     waiting = Conversation.objects.filter(
-        page__in=pages_for(user), status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
-    ).filter(Q(due_at__lt=now) | Q(due_at__lte=warning_ends))
+        page__in=pages, status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
+    ).filter(warned)
     counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), total=Count("pk"))
     most_urgent = None
     if counts["total"]:

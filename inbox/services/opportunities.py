@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q, Value
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from .. import responsiveness as rules
@@ -276,12 +276,14 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
     now = now or timezone.now()
     at_risk = missed = 0
     pages: set[int] = set()
-    longest_warning = Page.objects.aggregate(longest=Max("at_risk_seconds"))["longest"] or 0
     # "At risk" = pending with at most the Page's warning time left (DOMAIN.md),
-    # so the due instant itself is still at risk.
-    warning_ends = ExpressionWrapper(
-        Value(now) + F("page__at_risk_seconds") * Value(timedelta(seconds=1)), output_field=DateTimeField()
-    )
+    # so the due instant itself is still at risk. One condition per distinct
+    # warning time (Pages rarely differ): plain comparisons that SQLite, the
+    # embedded mode's database, evaluates as well as PostgreSQL.
+    warnings = list(Page.objects.order_by("at_risk_seconds").values_list("at_risk_seconds", flat=True).distinct())
+    warned = Q(pk__in=[])
+    for seconds in warnings:
+        warned |= Q(page__at_risk_seconds=seconds, due_at__lte=now + timedelta(seconds=seconds))
     while True:
         with transaction.atomic():
             rows = list(
@@ -290,9 +292,9 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
                     status=ResponseOpportunityStatus.PENDING,
                     at_risk_marked_at__isnull=True,
                     # The constant bound lets PostgreSQL use `ro_pending_due`.
-                    due_at__lte=now + timedelta(seconds=longest_warning),
+                    due_at__lte=now + timedelta(seconds=max(warnings, default=0)),
                 )
-                .filter(due_at__lte=warning_ends)
+                .filter(warned)
                 .only("pk", "page_id")
                 .order_by("due_at")[:SWEEP_BATCH]
             )
