@@ -53,8 +53,14 @@ def redis_down(settings):
     """Broker and cache pointed at a port where nothing listens, for real."""
     from config.celery import app
 
-    broker = app.conf.broker_url
-    app.pool.force_close_all()
+    broker, timeout = app.conf.broker_url, app.conf.broker_connection_timeout
+
+    def fresh_pool() -> None:
+        # A closed pool refuses every later acquire: the app gets a new one.
+        app.pool.force_close_all()
+        app._pool = None
+
+    fresh_pool()
     app.conf.broker_url = DEAD_REDIS
     app.conf.broker_connection_timeout = 0.5
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -62,8 +68,8 @@ def redis_down(settings):
     try:
         yield
     finally:
-        app.pool.force_close_all()
-        app.conf.broker_url = broker
+        fresh_pool()
+        app.conf.broker_url, app.conf.broker_connection_timeout = broker, timeout
 
 
 @pytest.mark.django_db(transaction=True)
