@@ -342,7 +342,8 @@ E2E_CONTACTS = 40  # all on the queue's first page (50 rows)
 E2E_POLL_SECONDS = 0.05
 
 
-def end_to_end(loaded: Loaded, *, port: int, rate: float, seconds: float) -> dict[str, Any]:
+def end_to_end(loaded: Loaded, *, port: int, rate: float, seconds: float, drain_seconds: float = 60
+               ) -> dict[str, Any]:
     """Deliveries at a steady rate over HTTP; a poller reads the queue (the
     selector the page uses) and notes when each one shows."""
     from django.db import connection
@@ -403,7 +404,7 @@ def end_to_end(loaded: Loaded, *, port: int, rate: float, seconds: float) -> dic
     timing = measure.Timing([max(0.0, x) for x in latencies])
     return {"rate": rate, "sent": count, "accepted": len(accepted), "seen": len(latencies),
             "poll_interval_ms": E2E_POLL_SECONDS * 1000, **timing.as_dict(),
-            "backlog_drained_s": drain(timeout=60)}
+            "backlog_drained_s": drain(timeout=drain_seconds)}
 
 
 def drain(*, timeout: float) -> float | None:
@@ -430,7 +431,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
                  "--disable-component-update", "--disable-sync"]
 
 
-def deadlines(*, base_url: str, session_key: str, timeout: float = 60) -> dict[str, Any]:
+def deadlines(*, base_url: str, session_key: str, count: int = DEADLINE_ROS, timeout: float = 60
+              ) -> dict[str, Any]:
     """ROs whose at-risk moment and deadline pass while an agent looks at
     the queue in a browser and the beat runs: how late the browser shows each
     mark, how late the sweep stores it, and whether the live version moved."""
@@ -438,7 +440,7 @@ def deadlines(*, base_url: str, session_key: str, timeout: float = 60) -> dict[s
     from inbox.models import ResponseOpportunity
     from inbox.services import ingestion
 
-    page, psids = make_page("Bench deadlines", "9100000000002", contacts=DEADLINE_ROS,
+    page, psids = make_page("Bench deadlines", "9100000000002", contacts=count,
                             at_risk_seconds=AT_RISK_SECONDS)
     now = time.time()
     target = page.private_target_seconds
@@ -451,8 +453,8 @@ def deadlines(*, base_url: str, session_key: str, timeout: float = 60) -> dict[s
         ingestion.process_delivery(delivery_id=delivery.pk)
     version_before = live.versions(page_ids=[page.pk])
     ros = ResponseOpportunity.objects.filter(page=page)
-    if ros.count() != DEADLINE_ROS:
-        raise RuntimeError(f"expected {DEADLINE_ROS} open ROs, found {ros.count()}")
+    if ros.count() != count:
+        raise RuntimeError(f"expected {count} open ROs, found {ros.count()}")
     browser = _watch_queue(base_url, session_key, page.pk, timeout=timeout)
     deadline = time.monotonic() + timeout
     while ros.filter(missed_marked_at__isnull=True).exists() and time.monotonic() < deadline:
@@ -464,7 +466,7 @@ def deadlines(*, base_url: str, session_key: str, timeout: float = 60) -> dict[s
         if ro.missed_marked_at:
             missed.append((ro.missed_marked_at - ro.due_at).total_seconds())
     return {
-        "ros": DEADLINE_ROS, "at_risk_marked": len(at_risk), "missed_marked": len(missed),
+        "ros": count, "at_risk_marked": len(at_risk), "missed_marked": len(missed),
         "at_risk_late": measure.Timing([max(0.0, x) for x in at_risk]).as_dict(),
         "missed_late": measure.Timing([max(0.0, x) for x in missed]).as_dict(),
         "live_version_moved": live.versions(page_ids=[page.pk]) != version_before,

@@ -38,15 +38,18 @@ class Settings:
         self.quick = quick
         self.small = 10_000
         self.large = 100_000 if quick else 1_000_000
-        self.n = 60 if quick else 200
-        self.warmup = 10 if quick else 20
-        self.http_n = 40 if quick else 100
-        self.ingest = 1500 if quick else 6000
-        self.e2e_seconds = 8 if quick else 30
+        self.n = 40 if quick else 200
+        self.warmup = 5 if quick else 20
+        self.http_n = 20 if quick else 100
+        self.ingest = 1000 if quick else 6000
+        self.e2e_seconds = 5 if quick else 30
         self.e2e_rate = 100.0
         # Throughput phases stop after this long (a busy machine must not
         # turn a run into an hour); their rates are what was done meanwhile.
-        self.phase_seconds = 10 if quick else 30
+        self.phase_seconds = 6 if quick else 30
+        # How long the worker may take to catch up after the end-to-end run.
+        self.drain_seconds = 15 if quick else 60
+        self.deadline_ros = 8 if quick else 15
 
 
 def log(message: str) -> None:

@@ -93,7 +93,7 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             stack.start_beat()
 
         phase("e2e", lambda: pipeline.end_to_end(loaded, port=stack.web_port, rate=settings.e2e_rate,
-                                                 seconds=settings.e2e_seconds))
+                                                 seconds=settings.e2e_seconds, drain_seconds=settings.drain_seconds))
         def deadlines() -> dict[str, Any]:
             from django.contrib.auth import get_user_model
 
@@ -101,7 +101,7 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
 
             client = _client(get_user_model().objects.get(pk=loaded.admin_id))
             return pipeline.deadlines(base_url=f"http://127.0.0.1:{stack.web_port}",
-                                      session_key=client.cookies["sessionid"].value)
+                                      session_key=client.cookies["sessionid"].value, count=settings.deadline_ros)
 
         phase("deadlines", deadlines)
 

@@ -117,11 +117,13 @@ def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) ->
             growth = _ratio(at_large["server"]["p95_ms"], at_small["server"]["p95_ms"])
             sql_growth = _ratio(at_large["sql"]["p95_ms"], at_small["sql"]["p95_ms"])
             cpu_growth = _ratio(at_large["server"].get("cpu_p50_ms"), at_small["server"].get("cpu_p50_ms"))
+            sql_p50_growth = _ratio(at_large["sql"]["p50_ms"], at_small["sql"]["p50_ms"])
             grew = growth is not None and growth > scenario.target.growth
             # On a busy machine a wall-clock growth is only a miss if the
             # page's own work (its CPU and its SQL) grew too.
             settled: bool | None = not grew
-            if grew and busy and (cpu_growth or 0) <= scenario.target.growth and (sql_growth or 0) <= scenario.target.growth:
+            if (grew and busy and (cpu_growth or 0) <= scenario.target.growth
+                    and (sql_p50_growth or 0) <= scenario.target.growth):
                 settled = None
             rows.append(Row(
                 f"{scenario.title}: growth {large_label} / 10 k", growth, "of the 10 k figure",
@@ -129,7 +131,9 @@ def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) ->
                 + (f"; CPU p50 grew {cpu_growth:.2f}×" if cpu_growth else ""),
                 f"SQL alone grew {sql_growth:.2f}×" if sql_growth else "–",
                 f"≤ {scenario.target.growth}×", settled,
-                note="inconclusive on a busy machine: CPU and SQL did not grow" if settled is None else "",
+                note=("inconclusive on a busy machine: its CPU p50 and SQL p50 did not grow" if settled is None
+                      else "the 10 k load holds 7 days: less than the 28-day trend the page also reads"
+                      if name == "dashboard" else ""),
             ))
 
     if "deadlines" in stack:
