@@ -189,6 +189,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "reactif")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A task stuck on a dead connection must not hold a worker forever. A task
+# killed at the hard limit is redelivered (late acks) and would be killed
+# again: long loops (the delivery sweep) stop well before, on a budget of
+# their own (inbox/tasks.py SWEEP_BUDGET_SECONDS; found by make chaos).
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
