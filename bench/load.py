@@ -33,6 +33,8 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.db import models
 
+from inbox import simulation
+
 # An agency's ten Pages together receive about this many messages a day
 # (customer messages and the Page's replies): ~137 a Page, a busy shop.
 MESSAGES_PER_DAY = 1370
@@ -53,17 +55,9 @@ FIRST_NAMES = ["Camille", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Louis", "
                "Gabriel", "Jade", "Arthur", "Alice", "Raphaël", "Lina", "Nathan", "Zoé", "Tom", "Sarah"]
 LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy", "Moreau",
               "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent"]
+# The simulator's questions, plus two that carry a number (order, party size).
 QUESTIONS = [
-    "Bonjour, vous livrez à Lyon ?",
-    "Ma commande n'est toujours pas arrivée…",
-    "Quels sont vos horaires samedi ?",
-    "Est-ce que le modèle existe en bleu ?",
-    "Bonjour ! Je voudrais échanger une taille 38 contre une 40.",
-    "Hello, do you ship to Belgium?",
-    "Merci pour votre réponse rapide 🙏",
-    "Le code promo ne marche pas",
-    "Vous êtes ouverts le dimanche ?",
-    "J'ai reçu un article abîmé, que faire ?",
+    *simulation.QUESTIONS,
     "Ma commande n° {n} est marquée livrée mais je n'ai rien reçu",
     "Est-il possible de réserver pour {n} personnes ce soir ?",
 ]
