@@ -31,7 +31,9 @@ NOW = at("2026-11-21 12:00:00")
 
 
 def ros(conversation=None):
-    qs = ResponseOpportunity.objects.order_by("opened_at")
+    # Two conversations may open at the same instant: their own order breaks the tie,
+    # which a rebuild keeps (it recreates the opportunities, not the conversations).
+    qs = ResponseOpportunity.objects.order_by("opened_at", "conversation_id", "clock_start")
     if conversation is not None:
         qs = qs.filter(conversation=conversation)
     return list(qs.select_related("opened_by", "closed_by"))

@@ -112,7 +112,8 @@ def test_it_boots_the_embedded_stack_processes_a_delivery_and_stops_on_ctrl_c(tm
         health = wait_until("/healthz", lambda: (lambda r: r[1] if r[0] == 200 else None)(
             get_json(f"{base}/healthz")), BOOT_TIMEOUT, process, log)
         assert health["db"] == "ok" and health["broker"] == "ok" and health["worker"] is not None
-        assert "Réactif is running" in log.read_text()
+        # runstack announces the address once it has seen the same health itself.
+        wait_until("the announcement", lambda: "Réactif is running" in log.read_text(), 30, process, log)
         assert (tmp_path / "var" / "reactif.sqlite3").exists()
 
         # An API token made the way an operator would, on the same database.

@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +23,15 @@ from django.core.management.base import BaseCommand
 
 DEMO_APP_SECRET = "demo-app-secret"  # noqa: S105 - the local demo's only
 DEMO_VERIFY_TOKEN = "demo-verify-token"  # noqa: S105 - the local demo's only
+READY_TIMEOUT = 90  # seconds: a cold first boot migrates, seeds and starts four processes
+
+
+def healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 - our own server
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 class Command(BaseCommand):
@@ -76,13 +87,24 @@ class Command(BaseCommand):
                 if name == "simulate":
                     time.sleep(2)  # let the web server bind first
                 processes[name] = subprocess.Popen(command, cwd=root, env=env)  # noqa: S603 - our own commands
-            self.stdout.write(self.style.SUCCESS(
-                f"\nRéactif is running: open {base}/ and sign in as marie (admin) or hugo (agent), "
-                f"password demo-reactif-2026. Django admin: {base}/admin/ (admin / same password).\n"
-                "Press Ctrl-C to stop everything.\n"
-            ))
+            self.stdout.write(f"Starting web, worker and beat on {base}/ …")
             self.stdout.flush()
+            announced = warned = False
+            ready_by = time.monotonic() + READY_TIMEOUT
             while not stopping:
+                if not announced and healthy(base):
+                    # Said only once the database, the broker and a worker answer: the
+                    # address it prints works the moment it is printed.
+                    announced = True
+                    self.stdout.write(self.style.SUCCESS(
+                        f"\nRéactif is running: open {base}/ and sign in as marie (admin) or hugo (agent), "
+                        f"password demo-reactif-2026. Django admin: {base}/admin/ (admin / same password).\n"
+                        "Press Ctrl-C to stop everything.\n"
+                    ))
+                    self.stdout.flush()
+                elif not announced and not warned and time.monotonic() > ready_by:
+                    warned = True
+                    self.stderr.write(f"Still not healthy after {READY_TIMEOUT} s: see {base}/healthz and the logs above.")
                 for name, process in processes.items():
                     if process.poll() is not None:
                         self.stderr.write(f"{name} exited with code {process.returncode}; stopping.")
