@@ -49,7 +49,7 @@ services-stop:
 # tree. The two latest collections are kept.
 staticfiles/staticfiles.json: $(VENV)/.dev $(shell find static -type f)
 	@set -e; mkdir -p var; dest=var/static-$$(date +%s%N); \
-	STATIC_ROOT=$$PWD/$$dest REACTIF_VAR_DIR=var/collect DEBUG=0 \
+	env -u DATABASE_URL -u REDIS_URL STATIC_ROOT=$$PWD/$$dest REACTIF_VAR_DIR=var/collect DEBUG=0 \
 		SECRET_KEY=collectstatic-only-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
 		$(BIN)/python manage.py collectstatic --noinput -v0; \
 	if [ -d staticfiles ] && [ ! -L staticfiles ]; then rm -rf staticfiles; fi; \

@@ -10,8 +10,17 @@
 
   // --- Clock: countdowns tick on the client, from the server's clock -------
   // The offset corrects a laptop whose clock drifts: "2 min left" must mean
-  // two minutes on the server that decides what is missed.
-  const offset = Number(root.dataset.serverNow || Date.now()) - Date.now();
+  // two minutes on the server that decides what is missed. The server stamps
+  // its time while it renders the page, so the stamp is compared with when
+  // the request was in flight (the midpoint of its start and the response's,
+  // as NTP does), not with when this script runs: on a slow load (a phone on
+  // 3G fetching the assets, a busy browser) that is seconds later, and every
+  // countdown would lag by that much.
+  const navigation = performance.getEntriesByType?.("navigation")[0];
+  const inFlight = navigation?.responseStart
+    ? performance.timeOrigin + (navigation.requestStart + navigation.responseStart) / 2
+    : Date.now();
+  const offset = Number(root.dataset.serverNow || inFlight) - inFlight;
   const units = {
     d: root.dataset.unitD || "d", h: root.dataset.unitH || "h",
     min: root.dataset.unitMin || "min", s: root.dataset.unitS || "s",
