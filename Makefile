@@ -111,16 +111,18 @@ CHAOS_ARGS ?=
 LOAD_ARGS ?=
 FUZZ_EXAMPLES ?= 100000
 FUZZ_DB_EXAMPLES ?= 2000
+FUZZ_FORM_EXAMPLES ?= 100000
 
 # The fault scenarios (Redis, worker, PostgreSQL, second beat) while 10,000
 # deliveries arrive, on a stack with its own PostgreSQL/Redis ports.
 chaos: $(VENV)/.dev staticfiles/staticfiles.json
 	$(BIN)/python chaos/run.py $(CHAOS_ARGS)
 
-# The webhook fuzzer at full size; prints Hypothesis' statistics.
+# The webhook and form fuzzers at full size; prints Hypothesis' statistics.
 fuzz: $(VENV)/.dev services
 	source var/services.env && REACTIF_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) REACTIF_FUZZ_DB_EXAMPLES=$(FUZZ_DB_EXAMPLES) \
-		$(BIN)/pytest tests/test_fuzz_webhooks.py -q --hypothesis-show-statistics $(PYTEST_ARGS)
+		REACTIF_FUZZ_FORM_EXAMPLES=$(FUZZ_FORM_EXAMPLES) \
+		$(BIN)/pytest tests/test_fuzz_webhooks.py tests/test_fuzz_forms.py -q --hypothesis-show-statistics $(PYTEST_ARGS)
 
 # 30 minutes at 50 deliveries/s with 20 agents polling and replying
 # (LOAD_ARGS="--duration 300" for a shorter run); exit 1 if a target is missed.
