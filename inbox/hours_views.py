@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -336,11 +336,14 @@ def away_switch(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
         return render(request, "hours/_inbox_header.html", {"away_errors": {page.pk: error} if error else {}})
     if error:
         messages.error(request, error)
+    # Back to the page the switch was on: a path of this site, nothing else.
+    # (Never through redirect(), which would read "0" or "x" as a view name.)
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = reverse("inbox:queue")
-    return redirect(next_url)
+    return HttpResponseRedirect(next_url)
 
 
 @login_required

@@ -340,6 +340,20 @@ def test_the_away_switch_refuses_an_end_in_the_past(client, english, bob, page, 
     assert not AwayPeriod.objects.exists()
 
 
+@pytest.mark.parametrize("given, lands_on", [
+    ("/?status=open", "/?status=open"),
+    ("0", None), (":", None), ("inbox:queue", None), ("https://evil.example/", None), ("//evil.example/", None),
+    ("", None),
+])
+def test_the_away_switch_without_htmx_goes_back_to_a_page_of_this_site_only(client, bob, page, clock, given,
+                                                                           lands_on):
+    clock.set(paris(2026, 11, 24, 11, 0))
+    response = signed_in(client, bob).post(reverse("inbox:away_switch", args=[page.pk]),
+                                           {"action": "end", "next": given})
+    assert response.status_code == 302
+    assert response["Location"] == (lands_on or reverse("inbox:queue"))
+
+
 def test_an_outsider_cannot_switch_a_page_away(client, charlie, page):
     response = signed_in(client, charlie).post(reverse("inbox:away_switch", args=[page.pk]),
                                                {"action": "start"}, **HTMX)
