@@ -82,8 +82,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str, Any]:
     now = timezone.now()
-    win = dashboard.window(page=page, kind=kind, days=days, now=now)
-    history = dashboard.history(page=page, kind=kind, now=now)
+    win, history = dashboard.window_and_history(page=page, kind=kind, days=days, now=now)
     return {
         "nav": "dashboard",
         "sla": dashboard.sla_status(user=request.user, now=now),
@@ -116,7 +115,8 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
 def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_page_for_user(request.user, pk=page_id)
     kind, days = _window(request, page)
-    request.session[SESSION_PAGE] = page.pk
+    if request.session.get(SESSION_PAGE) != page.pk:
+        request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
     return render(request, template, _context(request, page, kind, days))
 
