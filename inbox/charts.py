@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import time
 from fractions import Fraction
 
@@ -99,7 +100,27 @@ def gauge(share: Fraction | None, target: Fraction, *, width: int = 360, height:
     return _svg(width, height + 2, label, _joined(parts), "gauge")
 
 
-def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, height: int = 260) -> SafeString:
+@dataclass(frozen=True)
+class TrendRow:
+    """One day of the trend, formatted once for the chart's tooltip and the table."""
+
+    point: TrendPoint
+    day: str
+    share: str
+    median: str
+
+
+def trend_rows(points: Sequence[TrendPoint]) -> list[TrendRow]:
+    return [
+        TrendRow(
+            point=point, day=formats.date_format(point.day, "D j N"), share=percent(point.share_on_time),
+            median=duration(point.median_seconds),
+        )
+        for point in points
+    ]
+
+
+def trend(rows: Sequence[TrendRow], target: Fraction, *, width: int = 1040, height: int = 260) -> SafeString:
     """Daily share on time (bars) against the target (a dashed line).
 
     The vertical scale starts at 50 % (or lower if a day fell lower) so that
@@ -107,6 +128,7 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
     """
     left, right, top, bottom = 44, 8, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
+    points = [row.point for row in rows]
     shares = [p.share_on_time for p in points if p.share_on_time is not None]
     lowest = min(shares, default=Fraction(1))
     floor = min(Fraction(1, 2), Fraction(math.floor(lowest * 10), 10))
@@ -127,9 +149,9 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
         ))
     slot = plot_w / max(1, len(points))
     bar_w = max(2.0, slot * 0.7)
-    for n, point in enumerate(points):
+    for n, row in enumerate(rows):
+        point, day = row.point, row.day
         x = left + n * slot + (slot - bar_w) / 2
-        day = formats.date_format(point.day, "D j N")
         if point.share_on_time is None:
             title = _("%(day)s: no message answered or missed") % {"day": day}
             parts.append(format_html(
@@ -147,7 +169,7 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
                 point.opportunities,
             ) % {
                 "day": day, "on_time": point.on_time, "count": point.opportunities,
-                "share": percent(point.share_on_time), "median": duration(point.median_seconds),
+                "share": row.share, "median": row.median,
             }
             if point.is_today:
                 title += " " + _("(today, so far)")

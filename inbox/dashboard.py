@@ -493,10 +493,20 @@ class Departure:
     leaves_at: datetime
 
 
-def departures(win: Window, *, limit: int = DEPARTURES_SHOWN) -> list[Departure]:
-    """When the window's oldest misses leave it (their opening + the window)."""
+def departures(
+    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[ResponseOpportunity] | None = None
+) -> list[Departure]:
+    """When the window's oldest misses leave it (their opening + the window).
+
+    `misses`: the window's latest misses (`recent_misses`). When they are all
+    of its misses (as many as its tally counts), the oldest are among them.
+    """
     span = timedelta(days=win.days)
-    openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
+    openings: Iterable[datetime]
+    if misses is not None and len(misses) == win.tally.hours.missed:
+        openings = sorted(ro.opened_at for ro in misses)[:limit]
+    else:
+        openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
     return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
 
 
@@ -520,8 +530,8 @@ def agents(win: Window) -> list[AgentRow]:
     """Per agent: the ROs they closed in the window, and their replies."""
     responders = win.tally.hours.responders
     ids = set(responders) | set(win.replies)
-    members = set(Membership.objects.filter(page=win.page).values_list("user_id", flat=True))
-    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=ids | members)}
+    members = Membership.objects.filter(page=win.page).values("user_id")
+    users = {user.pk: user for user in get_user_model().objects.filter(Q(pk__in=ids) | Q(pk__in=members))}
     rows = []
     for pk, user in users.items():
         tally = responders.get(pk, tallies.Tally())
