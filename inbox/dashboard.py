@@ -6,6 +6,10 @@ have a usable DailyRollup are read from it, the rest (today, the window's
 first partial day, a day marked stale) from the ResponseOpportunity rows of
 just those ranges, on the index `ro_page_kind_window`. So a 30-day view costs
 about 30 small rows plus one or two days of ROs, whatever the history.
+
+The dashboard page reads its window and its four-week history together
+(`window_and_history`): one query for their rollups, one for their raw ROs;
+the replies (the agents table) are read only when asked for (`Window.replies`).
 """
 
 from __future__ import annotations
@@ -314,13 +318,6 @@ def read_days(
         for day, piece in raw:
             out[day] = tallied[piece]
     return outs
-
-
-def day_tallies(
-    *, page: Page, kind: str, start: datetime, end: datetime, now: datetime
-) -> dict[date, DayTally]:
-    """Tallies per local day of the ROs opened in [start, end), replies included."""
-    return read_days(page=page, kind=kind, spans=[Span(start, end)], now=now, replies=True)[0]
 
 
 def _bucket_resolver(
