@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import time
 from fractions import Fraction
 
@@ -99,7 +100,27 @@ def gauge(share: Fraction | None, target: Fraction, *, width: int = 360, height:
     return _svg(width, height + 2, label, _joined(parts), "gauge")
 
 
-def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, height: int = 260) -> SafeString:
+@dataclass(frozen=True)
+class TrendRow:
+    """One day of the trend, formatted once for the chart's tooltip and the table."""
+
+    point: TrendPoint
+    day: str
+    share: str
+    median: str
+
+
+def trend_rows(points: Sequence[TrendPoint]) -> list[TrendRow]:
+    return [
+        TrendRow(
+            point=point, day=formats.date_format(point.day, "D j N"), share=percent(point.share_on_time),
+            median=duration(point.median_seconds),
+        )
+        for point in points
+    ]
+
+
+def trend(rows: Sequence[TrendRow], target: Fraction, *, width: int = 1040, height: int = 260) -> SafeString:
     """Daily share on time (bars) against the target (a dashed line).
 
     The vertical scale starts at 50 % (or lower if a day fell lower) so that
@@ -107,6 +128,7 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
     """
     left, right, top, bottom = 44, 8, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
+    points = [row.point for row in rows]
     shares = [p.share_on_time for p in points if p.share_on_time is not None]
     lowest = min(shares, default=Fraction(1))
     floor = min(Fraction(1, 2), Fraction(math.floor(lowest * 10), 10))
@@ -127,9 +149,9 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
         ))
     slot = plot_w / max(1, len(points))
     bar_w = max(2.0, slot * 0.7)
-    for n, point in enumerate(points):
+    for n, row in enumerate(rows):
+        point, day = row.point, row.day
         x = left + n * slot + (slot - bar_w) / 2
-        day = formats.date_format(point.day, "D j N")
         if point.share_on_time is None:
             title = _("%(day)s: no message answered or missed") % {"day": day}
             parts.append(format_html(
@@ -147,7 +169,7 @@ def trend(points: Sequence[TrendPoint], target: Fraction, *, width: int = 1040, 
                 point.opportunities,
             ) % {
                 "day": day, "on_time": point.on_time, "count": point.opportunities,
-                "share": percent(point.share_on_time), "median": duration(point.median_seconds),
+                "share": row.share, "median": row.median,
             }
             if point.is_today:
                 title += " " + _("(today, so far)")
@@ -173,12 +195,12 @@ def heat_level(cell: Cell) -> str:
     """Colour class of an hour: none, clear (no miss), then by share missed."""
     if cell.decided == 0:
         return "none"
-    missed = Fraction(cell.missed, cell.decided)
-    if missed == 0:
+    # Shares compared in integers: missed / decided <= 1/10 exactly when 10 * missed <= decided.
+    if cell.missed == 0:
         return "clear"
-    if missed <= Fraction(1, 10):
+    if 10 * cell.missed <= cell.decided:
         return "low"
-    if missed <= Fraction(1, 4):
+    if 4 * cell.missed <= cell.decided:
         return "mid"
     return "high"
 
@@ -197,11 +219,12 @@ def heatmap(grid: Sequence[Sequence[Cell]], *, cell_w: int = 28, cell_h: int = 2
     left, top = 92, 22
     width, height = left + 24 * cell_w + 4, top + 7 * cell_h + 4
     names = weekday_names()
+    clock = [formats.time_format(time(hour), "TIME_FORMAT") for hour in range(24)]
     parts: list[SafeString] = []
     for hour in range(0, 24, 3):
         parts.append(format_html(
             '<text class="axis" x="{}" y="{}" text-anchor="start">{}</text>',
-            left + hour * cell_w + 2, top - 8, formats.time_format(time(hour), "TIME_FORMAT"),
+            left + hour * cell_w + 2, top - 8, clock[hour],
         ))
     for weekday, row in enumerate(grid):
         y = top + weekday * cell_h
@@ -211,9 +234,14 @@ def heatmap(grid: Sequence[Sequence[Cell]], *, cell_w: int = 28, cell_h: int = 2
         ))
         for hour, cell in enumerate(row):
             x = left + hour * cell_w
-            start = formats.time_format(time(hour), "TIME_FORMAT")
-            end = formats.time_format(time((hour + 1) % 24), "TIME_FORMAT")
-            span = f"{names[weekday]} {start}\N{EN DASH}{end}"
+            span = f"{names[weekday]} {clock[hour]}\N{EN DASH}{clock[(hour + 1) % 24]}"
+            # 168 cells: the coordinates and the class (numbers and our own
+            # names, nothing to escape) go into the format string, so that
+            # format_html escapes only the texts.
+            shape = (
+                f'<rect class="heat heat-{heat_level(cell)}" x="{x + 1}" y="{y + 1}" '
+                f'width="{cell_w - 2}" height="{cell_h - 2}" rx="3"/>'
+            )
             if cell.decided:
                 detail = ngettext(
                     "%(count)s message to answer, %(missed)s missed, median %(median)s",
@@ -222,14 +250,12 @@ def heatmap(grid: Sequence[Sequence[Cell]], *, cell_w: int = 28, cell_h: int = 2
                 ) % {"count": cell.decided, "missed": cell.missed, "median": duration(cell.median_seconds)}
             else:
                 detail = _("nothing to answer")
-            count = "" if not cell.missed else format_html(
-                '<text class="heat-count" x="{}" y="{}" text-anchor="middle">{}</text>',
-                x + cell_w / 2, y + cell_h / 2 + 4, cell.missed,
-            )
-            parts.append(format_html(
-                '<g><title>{}: {}</title><rect class="heat heat-{}" x="{}" y="{}" width="{}" height="{}" rx="3"/>{}</g>',
-                span, detail, heat_level(cell), x + 1, y + 1, cell_w - 2, cell_h - 2, count,
-            ))
+            if cell.missed:
+                shape += (
+                    f'<text class="heat-count" x="{x + cell_w / 2}" y="{y + cell_h / 2 + 4}" '
+                    f'text-anchor="middle">{cell.missed}</text>'
+                )
+            parts.append(format_html("<g><title>{}: {}</title>" + shape + "</g>", span, detail))
     label = _("Misses by hour of the week")
     return _svg(width, height, label, _joined(parts), "heatmap")
 

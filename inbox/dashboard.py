@@ -6,6 +6,10 @@ have a usable DailyRollup are read from it, the rest (today, the window's
 first partial day, a day marked stale) from the ResponseOpportunity rows of
 just those ranges, on the index `ro_page_kind_window`. So a 30-day view costs
 about 30 small rows plus one or two days of ROs, whatever the history.
+
+The dashboard page reads its window and its four-week history together
+(`window_and_history`): one query for their rollups, one for their raw ROs;
+the replies (the agents table) are read only when asked for (`Window.replies`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Window as Over
 from django.utils import timezone
 
 from . import responsiveness as rules
@@ -64,6 +70,9 @@ class DayTally:
     replies: dict[int, list[int]] = field(default_factory=dict)
     # The latest instant at which an open RO of these could still change them.
     settles_at: datetime | None = None
+    # The [start, end) read from the ROs themselves; None for a rollup's day
+    # (whose replies are always there: raw ranges count theirs only when asked).
+    piece: tuple[datetime, datetime] | None = None
 
     def add(self, other: DayTally) -> None:
         self.hours.add(other.hours)
@@ -76,9 +85,14 @@ class DayTally:
             self.settles_at = other.settles_at
 
     @classmethod
-    def from_rollup(cls, row: DailyRollup) -> DayTally:
+    def from_rollup(cls, row: DailyRollup, *, trend_only: bool = False) -> DayTally:
+        """`trend_only`: only what the trend and the heatmap read (see
+        Tally.from_json): no calendar clocks, no replies."""
+        hours = tallies.Tally.from_json(row.tally.get("hours", {}), trend_only=trend_only)
+        if trend_only:
+            return cls(hours=hours)
         return cls(
-            hours=tallies.Tally.from_json(row.tally.get("hours", {})),
+            hours=hours,
             calendar=tallies.Tally.from_json(row.tally.get("calendar", {})),
             replies={int(pk): list(counts) for pk, counts in row.replies.items()},
         )
@@ -91,24 +105,71 @@ def _ranges_q(field_name: str, ranges: Iterable[tuple[datetime, datetime]]) -> Q
     return q
 
 
-def raw_tallies(
-    *, page: Page, kind: str, ranges: list[tuple[datetime, datetime]], now: datetime
-) -> dict[date, DayTally]:
-    """Tallies, per local day, of the ROs opened in `ranges` ([start, end)
-    each) and of the replies sent then, read from the rows themselves."""
-    ranges = [(start, end) for start, end in ranges if start < end]
-    if not ranges:
-        return {}
-    zone = ZoneInfo(page.timezone)
+def _merged(pieces: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The union of [start, end) ranges as few ranges as possible (a shorter OR)."""
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(pieces):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out
+
+
+class _LocalDays:
+    """`local_day` for many instants of one Page: the day's bounds are
+    computed once per day instead of once per row."""
+
+    def __init__(self, tz: str) -> None:
+        self.tz = tz
+        self.zone = ZoneInfo(tz)
+        self._bounds: dict[date, tuple[datetime, datetime]] = {}
+
+    def bounds(self, day: date) -> tuple[datetime, datetime]:
+        bounds = self._bounds.get(day)
+        if bounds is None:
+            bounds = self._bounds[day] = day_bounds(self.tz, day)
+        return bounds
+
+    def day(self, local: datetime) -> date:
+        """The local day (as `local_day` says) of an instant already in the Page's zone."""
+        day = local.date()
+        start, end = self.bounds(day)
+        if local < start:
+            return day - timedelta(days=1)
+        if local >= end:
+            return day + timedelta(days=1)
+        return day
+
+
+def _piece_tallies(
+    *, page: Page, kind: str, pieces: Iterable[tuple[datetime, datetime]], now: datetime,
+    days: _LocalDays, replies: bool,
+) -> dict[tuple[datetime, datetime], DayTally]:
+    """Tallies of the ROs opened in each piece (a [start, end) inside one
+    local day; pieces may overlap) and, if asked, of the replies sent then:
+    one query for the ROs of all the pieces, one for their replies."""
+    pieces = sorted({(start, end) for start, end in pieces if start < end})
+    out = {piece: DayTally(piece=piece) for piece in pieces}
+    if not pieces:
+        return out
+    by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+    for piece in pieces:
+        by_day.setdefault(days.day(piece[0].astimezone(days.zone)), []).append(piece)
+    ranges = _merged(pieces)
     target = page.target_seconds(kind)
-    out: dict[date, DayTally] = {}
     rows = (
         ResponseOpportunity.objects.filter(page=page, kind=kind)
         .filter(_ranges_q("opened_at", ranges))
         .values_list(*_RO_FIELDS)
     )
     for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
-        local = opened_at.astimezone(zone)
+        local = opened_at.astimezone(days.zone)
+        holders = [
+            out[piece] for piece in by_day.get(days.day(local), ()) if piece[0] <= opened_at < piece[1]
+        ]
+        if not holders:
+            continue
         facts = tallies.Facts(
             opened_at=opened_at,
             clock_start=clock_start,
@@ -117,24 +178,57 @@ def raw_tallies(
             responder_id=responder_id,
             hour_of_week=local.weekday() * 24 + local.hour,
         )
-        day = out.setdefault(local_day(page.timezone, opened_at), DayTally())
-        for tally, calendar in ((day.hours, False), (day.calendar, True)):
-            tallies.add_opportunity(
-                tally, facts, now=now, target_seconds=target,
-                at_risk_seconds=page.at_risk_seconds, calendar=calendar,
-            )
         settles = tallies.settles_at(facts, target_seconds=target)
-        if settles and (day.settles_at is None or settles > day.settles_at):
-            day.settles_at = settles
-    replies = (
+        for holder in holders:
+            for tally, calendar in ((holder.hours, False), (holder.calendar, True)):
+                tallies.add_opportunity(
+                    tally, facts, now=now, target_seconds=target,
+                    at_risk_seconds=page.at_risk_seconds, calendar=calendar,
+                )
+            if settles and (holder.settles_at is None or settles > holder.settles_at):
+                holder.settles_at = settles
+    if replies:
+        _add_replies(page=page, kind=kind, into=out, days=days)
+    return out
+
+
+def _add_replies(
+    *, page: Page, kind: str, into: dict[tuple[datetime, datetime], DayTally], days: _LocalDays
+) -> None:
+    """Count the replies sent in each piece of `into` (one query)."""
+    by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+    for piece in into:
+        by_day.setdefault(days.day(piece[0].astimezone(days.zone)), []).append(piece)
+    sent = (
         _replies(page=page, kind=kind)
-        .filter(_ranges_q("timestamp", ranges))
+        .filter(_ranges_q("timestamp", _merged(into)))
         .values_list("author_id", "timestamp", "is_unedited_saved_reply")
     )
-    for author_id, at, unedited in replies:
-        counts = out.setdefault(local_day(page.timezone, at), DayTally()).replies.setdefault(author_id, [0, 0])
-        counts[0] += 1
-        counts[1] += unedited
+    for author_id, at, unedited in sent:
+        for piece in by_day.get(days.day(at.astimezone(days.zone)), ()):
+            if piece[0] <= at < piece[1]:
+                counts = into[piece].replies.setdefault(author_id, [0, 0])
+                counts[0] += 1
+                counts[1] += unedited
+
+
+def raw_tallies(
+    *, page: Page, kind: str, ranges: list[tuple[datetime, datetime]], now: datetime
+) -> dict[date, DayTally]:
+    """Tallies, per local day, of the ROs opened in `ranges` ([start, end)
+    each) and of the replies sent then, read from the rows themselves."""
+    days = _LocalDays(page.timezone)
+    pieces = []
+    for start, end in ranges:
+        day = days.day(start.astimezone(days.zone))
+        while start < end:
+            day_end = days.bounds(day)[1]
+            pieces.append((start, min(end, day_end)))
+            start, day = day_end, day + timedelta(days=1)
+    tallied = _piece_tallies(page=page, kind=kind, pieces=pieces, now=now, days=days, replies=True)
+    out: dict[date, DayTally] = {}
+    for (start, _end), tally in tallied.items():
+        out.setdefault(days.day(start.astimezone(days.zone)), DayTally()).add(tally)
     return out
 
 
@@ -152,13 +246,34 @@ def _replies(*, page: Page, kind: str) -> QuerySet[Message]:
     ).exclude(channel=Channel.NOTE)
 
 
-def day_tallies(
-    *, page: Page, kind: str, start: datetime, end: datetime, now: datetime
-) -> dict[date, DayTally]:
-    """Tallies per local day of the ROs opened in [start, end): rollups for
-    whole days that have a usable one, the ROs themselves for the rest."""
+@dataclass(frozen=True)
+class Span:
+    """A range [start, end) of RO openings to tally per local day."""
+
+    start: datetime
+    end: datetime
+    # Only what the trend and the heatmap read of a rollup (DayTally.from_rollup).
+    trend_only: bool = False
+
+
+def read_days(
+    *, page: Page, kind: str, spans: list[Span], now: datetime, replies: bool = False
+) -> list[dict[date, DayTally]]:
+    """Tallies per local day of the ROs opened in each span: rollups for
+    whole days that have a usable one, the ROs themselves for the rest.
+    Several spans (the window and the four weeks) share one read: one query
+    for the rollups, one for the ROs, one for the replies (only when asked:
+    the rollups hold them, the raw days need a query).
+
+    The DayTally objects are shared between spans: read them, never add to them.
+    """
     tz = page.timezone
-    first, last = local_day(tz, start), local_day(tz, end - MICROSECOND)
+    days = _LocalDays(tz)
+    filled = [(span.start, span.end) for span in spans if span.start < span.end]
+    if not filled:
+        return [{} for _ in spans]
+    first = min(days.day(start.astimezone(days.zone)) for start, _ in filled)
+    last = max(days.day((end - MICROSECOND).astimezone(days.zone)) for _, end in filled)
     usable = {
         row.day: row
         for row in DailyRollup.objects.filter(
@@ -169,23 +284,40 @@ def day_tallies(
             computed_at__lte=now,
         ).only("day", "tally", "replies")
     }
-    out: dict[date, DayTally] = {}
-    raw: list[tuple[datetime, datetime]] = []
-    day = first
-    while day <= last:
-        day_start, day_end = day_bounds(tz, day)
-        if day in usable and start <= day_start and day_end <= end:
-            out[day] = DayTally.from_rollup(usable[day])
-        else:
-            piece = (max(start, day_start), min(end, day_end))
-            if raw and raw[-1][1] == piece[0]:
-                raw[-1] = (raw[-1][0], piece[1])
+    # A day read whole by any span is parsed whole, once.
+    whole = {
+        day for span in spans if not span.trend_only for day in usable
+        if span.start <= days.bounds(day)[0] and days.bounds(day)[1] <= span.end
+    }
+    parsed: dict[date, DayTally] = {}
+    wanted: list[list[tuple[date, tuple[datetime, datetime]]]] = []
+    outs: list[dict[date, DayTally]] = []
+    for span in spans:
+        start, end = span.start, span.end
+        out: dict[date, DayTally] = {}
+        raw: list[tuple[date, tuple[datetime, datetime]]] = []
+        day = days.day(start.astimezone(days.zone))
+        while start < end:
+            day_start, day_end = days.bounds(day)
+            if day_start >= end:
+                break
+            if day in usable and start <= day_start and day_end <= end:
+                if day not in parsed:
+                    parsed[day] = DayTally.from_rollup(usable[day], trend_only=day not in whole)
+                out[day] = parsed[day]
             else:
-                raw.append(piece)
-        day += timedelta(days=1)
-    for day, tally in raw_tallies(page=page, kind=kind, ranges=raw, now=now).items():
-        out.setdefault(day, DayTally()).add(tally)
-    return out
+                raw.append((day, (max(start, day_start), min(end, day_end))))
+            day += timedelta(days=1)
+        outs.append(out)
+        wanted.append(raw)
+    tallied = _piece_tallies(
+        page=page, kind=kind, pieces=[piece for raw in wanted for _, piece in raw], now=now, days=days,
+        replies=replies,
+    )
+    for out, raw in zip(outs, wanted, strict=True):
+        for day, piece in raw:
+            out[day] = tallied[piece]
+    return outs
 
 
 def _bucket_resolver(
@@ -227,6 +359,7 @@ class Window:
     now: datetime
     target_seconds: int
     target_share: Fraction
+    # The ROs' tallies; the replies are apart (`replies`).
     tally: DayTally
     figures: rules.Figures  # in opening hours, as Meta counts (the default)
     calendar: rules.Figures  # clocks started at the customer's message
@@ -236,6 +369,23 @@ class Window:
     @property
     def start(self) -> datetime:
         return self.now - timedelta(days=self.days)
+
+    @cached_property
+    def replies(self) -> dict[int, list[int]]:
+        """Each author's replies in the window: {user id: [replies, unedited
+        saved replies]}. The rollups hold their days'; the days read raw are
+        counted now, in one query, since only the agents table needs them."""
+        out: dict[int, list[int]] = {}
+        raw = {tally.piece: DayTally() for tally in self.per_day.values() if tally.piece is not None}
+        if raw:
+            _add_replies(page=self.page, kind=self.kind, into=raw, days=_LocalDays(self.page.timezone))
+        rolled_up = [tally for tally in self.per_day.values() if tally.piece is None]
+        for tally in [*rolled_up, *raw.values()]:
+            for pk, (count, unedited) in tally.replies.items():
+                mine = out.setdefault(pk, [0, 0])
+                mine[0] += count
+                mine[1] += unedited
+        return out
 
     @property
     def standing(self) -> str:
@@ -253,18 +403,23 @@ class Window:
         return "at_risk" if budget < max(1, figures.pending) else "kept"
 
 
-def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> Window:
-    now = now or timezone.now()
-    # (now - days, now] as a half-open range of microseconds.
-    start, end = now - timedelta(days=days) + MICROSECOND, now + MICROSECOND
-    per_day = day_tallies(page=page, kind=kind, start=start, end=end, now=now)
+def _window_span(days: int, now: datetime) -> Span:
+    """(now - days, now] as a half-open range [start, end) of microseconds."""
+    return Span(now - timedelta(days=days) + MICROSECOND, now + MICROSECOND)
+
+
+def _window_from(
+    *, page: Page, kind: str, days: int, now: datetime, per_day: dict[date, DayTally]
+) -> Window:
+    span = _window_span(days, now)
     total = DayTally()
     for tally in per_day.values():
-        total.add(tally)
+        total.hours.add(tally.hours)
+        total.calendar.add(tally.calendar)
     share = Fraction(page.target_share_permille, 1000)
 
     def figures(tally: tallies.Tally, calendar: bool) -> rules.Figures:
-        resolver = _bucket_resolver(page=page, kind=kind, start=start, end=end, calendar=calendar)
+        resolver = _bucket_resolver(page=page, kind=kind, start=span.start, end=span.end, calendar=calendar)
         return tallies.figures(tally, target_share=share, resolve_bucket=resolver)
 
     return Window(
@@ -272,6 +427,12 @@ def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> 
         target_share=share, tally=total,
         figures=figures(total.hours, False), calendar=figures(total.calendar, True), per_day=per_day,
     )
+
+
+def window(*, page: Page, kind: str, days: int, now: datetime | None = None) -> Window:
+    now = now or timezone.now()
+    (per_day,) = read_days(page=page, kind=kind, spans=[_window_span(days, now)], now=now)
+    return _window_from(page=page, kind=kind, days=days, now=now, per_day=per_day)
 
 
 def _missed(*, target_seconds: int, now: datetime) -> Q:
@@ -313,7 +474,13 @@ def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[ResponseOp
     """The window's latest misses, newest first, with what the list shows."""
     return list(
         _misses_within(win, limit=limit, newest=True)
-        .select_related("conversation__contact", "responder")[:limit]
+        .select_related("conversation__contact", "responder")
+        # What the list shows, no more: wide rows, three models each.
+        .only(
+            "opened_at", "clock_start", "closed_at", "response_seconds", "conversation__contact__name",
+            "conversation__contact__first_name", "conversation__contact__last_name",
+            "responder__first_name", "responder__last_name", "responder__username",
+        )[:limit]
     )
 
 
@@ -323,10 +490,20 @@ class Departure:
     leaves_at: datetime
 
 
-def departures(win: Window, *, limit: int = DEPARTURES_SHOWN) -> list[Departure]:
-    """When the window's oldest misses leave it (their opening + the window)."""
+def departures(
+    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[ResponseOpportunity] | None = None
+) -> list[Departure]:
+    """When the window's oldest misses leave it (their opening + the window).
+
+    `misses`: the window's latest misses (`recent_misses`). When they are all
+    of its misses (as many as its tally counts), the oldest are among them.
+    """
     span = timedelta(days=win.days)
-    openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
+    openings: Iterable[datetime]
+    if misses is not None and len(misses) == win.tally.hours.missed:
+        openings = sorted(ro.opened_at for ro in misses)[:limit]
+    else:
+        openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
     return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
 
 
@@ -349,13 +526,13 @@ class AgentRow:
 def agents(win: Window) -> list[AgentRow]:
     """Per agent: the ROs they closed in the window, and their replies."""
     responders = win.tally.hours.responders
-    ids = set(responders) | set(win.tally.replies)
-    members = set(Membership.objects.filter(page=win.page).values_list("user_id", flat=True))
-    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=ids | members)}
+    ids = set(responders) | set(win.replies)
+    members = Membership.objects.filter(page=win.page).values("user_id")
+    users = {user.pk: user for user in get_user_model().objects.filter(Q(pk__in=ids) | Q(pk__in=members))}
     rows = []
     for pk, user in users.items():
         tally = responders.get(pk, tallies.Tally())
-        replies, unedited = win.tally.replies.get(pk, [0, 0])
+        replies, unedited = win.replies.get(pk, [0, 0])
         rows.append(AgentRow(
             user=user,
             answered=tally.opportunities,
@@ -399,13 +576,15 @@ class History:
     days: int
 
 
-def history(*, page: Page, kind: str, now: datetime | None = None, days: int = HISTORY_DAYS) -> History:
-    now = now or timezone.now()
+def _history_span(page: Page, now: datetime, days: int) -> Span:
+    """The `days` local days ending today, today up to `now` included."""
+    first = local_day(page.timezone, now) - timedelta(days=days - 1)
+    return Span(day_bounds(page.timezone, first)[0], now + MICROSECOND, trend_only=True)
+
+
+def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, DayTally]) -> History:
     today = local_day(page.timezone, now)
     first = today - timedelta(days=days - 1)
-    per_day = day_tallies(
-        page=page, kind=kind, start=day_bounds(page.timezone, first)[0], end=now + MICROSECOND, now=now
-    )
     trend = []
     cells = {hour: tallies.Cell() for hour in range(tallies.HOURS_PER_WEEK)}
     for offset in range(days):
@@ -419,6 +598,27 @@ def history(*, page: Page, kind: str, now: datetime | None = None, days: int = H
             cells[hour].add(cell)
     heatmap = [[cells[weekday * 24 + hour] for hour in range(24)] for weekday in range(7)]
     return History(trend=trend, heatmap=heatmap, days=days)
+
+
+def history(*, page: Page, kind: str, now: datetime | None = None, days: int = HISTORY_DAYS) -> History:
+    now = now or timezone.now()
+    (per_day,) = read_days(page=page, kind=kind, spans=[_history_span(page, now, days)], now=now)
+    return _history_from(page=page, now=now, days=days, per_day=per_day)
+
+
+def window_and_history(
+    *, page: Page, kind: str, days: int, now: datetime, history_days: int = HISTORY_DAYS
+) -> tuple[Window, History]:
+    """The dashboard's window and its four weeks in one read: they share
+    their days, so each rollup is read and parsed once, and the ROs of
+    today and of the window's first (partial) day come in one query."""
+    window_per_day, history_per_day = read_days(
+        page=page, kind=kind, spans=[_window_span(days, now), _history_span(page, now, history_days)], now=now
+    )
+    return (
+        _window_from(page=page, kind=kind, days=days, now=now, per_day=window_per_day),
+        _history_from(page=page, now=now, days=history_days, per_day=history_per_day),
+    )
 
 
 def export_rows(*, page: Page, kind: str, days: int, now: datetime) -> QuerySet[ResponseOpportunity]:
@@ -487,10 +687,18 @@ def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
     waiting = Conversation.objects.filter(
         page__in=pages, status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
     ).filter(warned)
-    counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), total=Count("pk"))
-    most_urgent = None
-    if counts["total"]:
-        most_urgent = waiting.select_related("contact", "page").order_by("due_at", "pk").first()
-    return SlaStatus(
-        missed=counts["missed"], at_risk=counts["total"] - counts["missed"], most_urgent=most_urgent, now=now
+    # The counts ride along with the most urgent row (window functions over
+    # all the waiting ones): one query, where an aggregate and a fetch were two.
+    most_urgent = (
+        waiting.select_related("contact", "page")
+        .annotate(
+            missed_count=Over(Count("pk", filter=Q(due_at__lt=now))),
+            waiting_count=Over(Count("pk")),
+        )
+        .order_by("due_at", "pk")
+        .first()
     )
+    if most_urgent is None:
+        return SlaStatus(missed=0, at_risk=0, most_urgent=None, now=now)
+    missed, total = most_urgent.missed_count, most_urgent.waiting_count  # type: ignore[attr-defined]
+    return SlaStatus(missed=missed, at_risk=total - missed, most_urgent=most_urgent, now=now)

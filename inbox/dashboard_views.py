@@ -82,8 +82,9 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str, Any]:
     now = timezone.now()
-    win = dashboard.window(page=page, kind=kind, days=days, now=now)
-    history = dashboard.history(page=page, kind=kind, now=now)
+    win, history = dashboard.window_and_history(page=page, kind=kind, days=days, now=now)
+    trend_rows = charts.trend_rows(history.trend)
+    misses = dashboard.recent_misses(win)
     return {
         "nav": "dashboard",
         "sla": dashboard.sla_status(user=request.user, now=now),
@@ -98,11 +99,12 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
         "calendar": win.calendar,
         "standing": win.standing,
         "agents": dashboard.agents(win),
-        "misses": dashboard.recent_misses(win),
-        "departures": dashboard.departures(win),
+        "misses": misses,
+        "departures": dashboard.departures(win, misses=misses),
         "history": history,
         "gauge_svg": charts.gauge(win.figures.share_on_time, win.target_share),
-        "trend_svg": charts.trend(history.trend, win.target_share),
+        "trend_rows": trend_rows,
+        "trend_svg": charts.trend(trend_rows, win.target_share),
         "heatmap_svg": charts.heatmap(history.heatmap),
         "heat_legend": charts.legend_items(),
         "weekdays": charts.weekday_names(),
@@ -116,7 +118,8 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
 def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     page = get_page_for_user(request.user, pk=page_id)
     kind, days = _window(request, page)
-    request.session[SESSION_PAGE] = page.pk
+    if request.session.get(SESSION_PAGE) != page.pk:
+        request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
     return render(request, template, _context(request, page, kind, days))
 

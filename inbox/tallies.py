@@ -133,24 +133,29 @@ class Tally:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Tally:
-        return cls(
+    def from_json(cls, data: Mapping[str, Any], *, trend_only: bool = False) -> Tally:
+        """`trend_only`: what a day of the trend and the heatmap reads (the
+        counts, the response times, the hours), leaving out the responders
+        and Meta's figures, which are most of the parsing."""
+        tally = cls(
             on_time=data.get("on_time", 0),
             missed=data.get("missed", 0),
             pending=data.get("pending", 0),
             at_risk=data.get("at_risk", 0),
             seconds=_keys_in(data.get("seconds", {})),
-            meta_counted=data.get("meta_counted", 0),
-            meta_answered=data.get("meta_answered", 0),
-            meta_seconds={int(k): list(v) for k, v in data.get("meta_seconds", {}).items()},
             hours={
                 int(hour): Cell(decided=decided, on_time=on_time, seconds=_keys_in(seconds))
                 for hour, (decided, on_time, seconds) in data.get("hours", {}).items()
             },
-            responders={
-                int(pk): cls.from_json(tally) for pk, tally in data.get("responders", {}).items()
-            },
         )
+        if not trend_only:
+            tally.meta_counted = data.get("meta_counted", 0)
+            tally.meta_answered = data.get("meta_answered", 0)
+            tally.meta_seconds = {int(k): list(v) for k, v in data.get("meta_seconds", {}).items()}
+            tally.responders = {
+                int(pk): cls.from_json(tally) for pk, tally in data.get("responders", {}).items()
+            }
+        return tally
 
 
 def _add_counts(into: dict[int, int], other: Mapping[int, int]) -> None:

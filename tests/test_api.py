@@ -134,3 +134,26 @@ def test_it_answers_400_to_bad_parameters(client, page, alice, params):
 
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+def test_it_reads_a_bounded_number_of_rows_whatever_the_history(client, page, alice, deliver,
+                                                                  django_assert_max_num_queries):
+    from inbox.services import rollups
+
+    pid, now = page.meta_page_id, timezone.now()
+    for n in range(40):
+        opened = now - timedelta(days=n, hours=1)
+        deliver(meta.messaging(pid, meta.customer(pid, f"h{n}", opened)))
+        # One answer per whole second: Meta's "fastest 90 %" cut falls between
+        # seconds, which needs no look at the ROs themselves.
+        deliver(meta.messaging(pid, meta.echo(pid, f"h{n}", opened + timedelta(seconds=60 + n))))
+    rollups.refresh_due(now=now)
+    token = token_for(alice)
+    get(client, pid, token)  # the token's last use is stamped at most once a minute
+
+    # The token, the Page, the window's rollups, the ROs of its edges: no
+    # messages (the replies are the dashboard's agents table only).
+    with django_assert_max_num_queries(4) as queries:
+        data = get(client, pid, token, days=30).json()
+    assert not any('"inbox_message"' in query["sql"] for query in queries.captured_queries)
+    assert data["opportunities"] == 30

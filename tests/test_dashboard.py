@@ -252,10 +252,63 @@ def test_it_keeps_its_queries_bounded_whatever_the_history(client, alice, page, 
     client.force_login(alice)
     client.get(url(page))  # warm the session
 
-    with django_assert_max_num_queries(24):
+    # The user, the Page, one read of rollups and one of ROs for the window
+    # and its four weeks, the replies of the days read raw, the agents, the
+    # misses and their oldest, the banner (two), the Page picker, the nav.
+    with django_assert_max_num_queries(13):
         response = client.get(url(page, days=30))
 
     assert response.status_code == 200
+
+
+def test_it_writes_the_session_only_when_the_page_changes(client, alice, page, other_page,
+                                                          django_assert_max_num_queries):
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    client.force_login(alice)
+    client.get(url(page))
+
+    with django_assert_max_num_queries(13) as queries:
+        client.get(url(page))
+    assert not any("django_session" in query["sql"] for query in queries.captured_queries)
+
+    client.get(url(other_page))
+    assert client.get("/dashboard/")["Location"] == url(other_page)
+
+
+@pytest.mark.parametrize("kind", ["private", "public"])
+def test_the_window_and_its_four_weeks_read_together_as_each_reads_alone(page, alice, bob, kind):
+    from inbox.models import DailyRollup
+    from inbox.services.rollups import local_day
+
+    now = timezone.now()
+    seed_history(page, [alice, bob], now=now, days=35, per_day=14)
+    today = local_day(page.timezone, now)
+    # A stale day inside the window and one only in the four weeks: read raw.
+    DailyRollup.objects.filter(page=page, day__in=[today - timedelta(days=3), today - timedelta(days=20)]).update(
+        stale=True)
+
+    def read_apart():
+        return {days: (dashboard.window(page=page, kind=kind, days=days, now=now),
+                       dashboard.history(page=page, kind=kind, now=now)) for days in (1, 7, 30)}
+
+    def same(a, b):
+        (win_a, history_a), (win_b, history_b) = a, b
+        assert (win_a.figures, win_a.calendar) == (win_b.figures, win_b.calendar)
+        assert win_a.tally.hours.responders == win_b.tally.hours.responders
+        assert win_a.replies == win_b.replies
+        assert history_a.trend == history_b.trend and history_a.heatmap == history_b.heatmap
+
+    apart = read_apart()
+    for days in (1, 7, 30):
+        same(dashboard.window_and_history(page=page, kind=kind, days=days, now=now), apart[days])
+    assert apart[7][0].figures.opportunities and apart[30][0].replies and any(p.opportunities for p in apart[7][1].trend)
+    # And the rollups say what the ROs say.
+    DailyRollup.objects.all().delete()
+    raw = read_apart()
+    for days in (1, 7, 30):
+        same(raw[days], apart[days])
 
 
 # --- CSV export ---------------------------------------------------------------------
@@ -496,7 +549,7 @@ def test_the_banner_shows_a_deadline_within_5_seconds_of_it_passing(tab, live_se
     assert shown - due <= timedelta(seconds=5), f"shown {shown - due} after the deadline"
 
 
-def test_it_finds_the_newest_and_oldest_misses_across_days(page, deliver):
+def test_it_finds_the_newest_and_oldest_misses_across_days(page, deliver, django_assert_num_queries):
     now = timezone.now()
     openings = [now - timedelta(days=day, hours=hour) for day in range(1, 6) for hour in (2, 5)]
     for n, opened in enumerate(openings):
@@ -508,3 +561,9 @@ def test_it_finds_the_newest_and_oldest_misses_across_days(page, deliver):
     assert [ro.opened_at for ro in dashboard.recent_misses(win, limit=3)] == ms[::-1][:3]
     assert [d.opened_at for d in dashboard.departures(win, limit=3)] == ms[:3]
     assert [d.leaves_at for d in dashboard.departures(win, limit=1)] == [ms[0] + timedelta(days=7)]
+    # Given the latest misses: all ten of them hold the oldest (no query); three do not.
+    every = dashboard.recent_misses(win)
+    with django_assert_num_queries(0):
+        assert [d.opened_at for d in dashboard.departures(win, limit=3, misses=every)] == ms[:3]
+    latest = dashboard.recent_misses(win, limit=3)
+    assert [d.opened_at for d in dashboard.departures(win, limit=3, misses=latest)] == ms[:3]
