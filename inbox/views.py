@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import get_language
@@ -179,9 +179,29 @@ def live_poll(request: HtmxHttpRequest) -> HttpResponse:
 # --- Queue ---------------------------------------------------------------------
 
 
+# A stand-in pk that no real URL contains, reversed once per list.
+_PK_PLACEHOLDER = 9_876_543_210
+
+
+def _urls_by_pk(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for every row of a list, at the cost of one
+    reverse: the URL is built from the pattern with each row's pk put in.
+    Per row, reverse() cost more than the rest of the row's HTML."""
+    head, _, tail = reverse(name, args=[_PK_PLACEHOLDER]).rpartition(str(_PK_PLACEHOLDER))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
 @dataclass
 class QueueRow:
+    """One conversation of the queue, with everything its line shows worked
+    out in one pass (`_queue_rows`): the template only places it."""
+
     conversation: Conversation
+    # Numbers leave as text: the template engine localises every int it
+    # prints, which cost more than anything else on the row.
+    pk: str
+    at_risk_seconds: str
+    is_public: bool
     due_at: datetime | None
     # Received while the Page was closed and the clock has not started yet:
     # nothing is late before the next opening.
@@ -192,6 +212,16 @@ class QueueRow:
     is_missed: bool
     is_at_risk: bool
     seconds_left: float | None
+    # The countdown: the deadline for inbox.js, and its first text.
+    due_ms: str
+    left_text: str
+    # The last message's time in the Page's zone: "14:05" today, else "3 Nov".
+    last_message_iso: str
+    last_message_text: str
+    is_mine: bool
+    url: str
+    assign_url: str
+    status_url: str
 
 
 def _when(instant: datetime, page: Page, now: datetime) -> str:
@@ -199,24 +229,56 @@ def _when(instant: datetime, page: Page, now: datetime) -> str:
     return availability.format_next_opening(instant, language=language, now=now, tz=page.timezone)
 
 
-def _queue_rows(conversations: list[Conversation], now: datetime) -> list[QueueRow]:
+def _queue_rows(conversations: list[Conversation], now: datetime, *, user_id: int) -> list[QueueRow]:
+    units = duration_units()
+    conversation_url = _urls_by_pk("inbox:conversation")
+    assign_url = _urls_by_pk("inbox:assign")
+    status_url = _urls_by_pk("inbox:status")
+    # Rows of one Page share its zone, and many rows share a day.
+    today: dict[str, date] = {}
+    day_texts: dict[date, str] = {}
     rows = []
     for conversation in conversations:
+        page = conversation.page
         due = conversation.due_at
         clock_start = None
         if due is not None:
-            clock_start = due - timedelta(seconds=conversation.page.target_seconds(conversation.kind))
+            clock_start = due - timedelta(seconds=page.target_seconds(conversation.kind))
         left = (due - now).total_seconds() if due else None
         not_started = bool(clock_start and clock_start > now)
+        last_iso = last_text = ""
+        if conversation.last_message_at:
+            zone = ZoneInfo(page.timezone)
+            if page.timezone not in today:
+                today[page.timezone] = now.astimezone(zone).date()
+            local = conversation.last_message_at.astimezone(zone)
+            last_iso = local.isoformat()
+            if local.date() == today[page.timezone]:
+                last_text = f"{local:%H:%M}"
+            else:
+                if local.date() not in day_texts:
+                    day_texts[local.date()] = dateformat.format(local, "j N")
+                last_text = day_texts[local.date()]
         rows.append(QueueRow(
             conversation=conversation,
+            pk=str(conversation.pk),
+            at_risk_seconds=str(page.at_risk_seconds),
+            is_public=conversation.kind == ConversationKind.PUBLIC,
             due_at=due,
             clock_start=clock_start,
             clock_not_started=not_started,
-            clock_start_text=_when(clock_start, conversation.page, now) if clock_start and not_started else "",
+            clock_start_text=_when(clock_start, page, now) if clock_start and not_started else "",
             is_missed=left is not None and left < 0,
-            is_at_risk=left is not None and 0 <= left <= conversation.page.at_risk_seconds,
+            is_at_risk=left is not None and 0 <= left <= page.at_risk_seconds,
             seconds_left=left,
+            due_ms=epoch_ms(due),
+            left_text=format_duration(left, units=units) if left is not None else "",
+            last_message_iso=last_iso,
+            last_message_text=last_text,
+            is_mine=conversation.assignee_id is not None and conversation.assignee_id == user_id,
+            url=conversation_url(conversation.pk),
+            assign_url=assign_url(conversation.pk),
+            status_url=status_url(conversation.pk),
         ))
     return rows
 
@@ -257,10 +319,12 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "filter_query": filter_query,
-        "rows": _queue_rows(result.rows, now),
+        "rows": _queue_rows(result.rows, now, user_id=_user_id(request)),
         "next_cursor": result.next_cursor,
         "after": after,
         "pages": pages,
+        # Rows name their Page only when there is more than one.
+        "several_pages": len(pages) > 1,
         "selected_page": selected_page,
         "waiting": waiting,
         "now": now,
