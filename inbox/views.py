@@ -25,6 +25,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render, resolve_url
+from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -325,6 +326,9 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
         "pages": pages,
         # Rows name their Page only when there is more than one.
         "several_pages": len(pages) > 1,
+        # Each row's two forms carry the token: rendered once, not by 100
+        # {% csrf_token %} tags (the name Django's Jinja2 backend gives it).
+        "csrf_input": csrf_input(request),
         "selected_page": selected_page,
         "waiting": waiting,
         "now": now,
