@@ -376,9 +376,44 @@ def _window(conversation: Conversation, now: datetime) -> dict[str, Any] | None:
     return {"decision": decision, "text": text, "ends_at": ends_at, "allowed": decision.allowed}
 
 
-def _decorate_thread(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
-    """Per-comment actions of a public thread, from the messages loaded."""
+class _LocalTimes:
+    """Instants as the inbox prints them in one Page's zone: ISO for
+    `<time datetime>`, "3 nov. 14:05" to read. Each day is named once: the
+    `date` filter, per line, cost more than the rest of a message's HTML."""
+
+    def __init__(self, tz: str, now: datetime) -> None:
+        self.zone = ZoneInfo(tz)
+        self.today = now.astimezone(self.zone).date()
+        self._days: dict[date, str] = {}
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)
+
+    def day(self, local: datetime) -> str:
+        """`local`'s date as the `date` filter's "j N" says it."""
+        day = local.date()
+        if day not in self._days:
+            self._days[day] = dateformat.format(local, "j N")
+        return self._days[day]
+
+    def day_and_time(self, instant: datetime) -> tuple[str, str]:
+        """(ISO, "j N H:i")."""
+        local = self.local(instant)
+        return local.isoformat(), f"{self.day(local)} {local:%H:%M}"
+
+
+def _present_thread(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
+    """What each line of the thread shows, worked out in one pass: its time
+    in the Page's zone, whether a comment answers another one, and a public
+    thread's per-comment actions. Returns the comments an agent can answer,
+    newest first."""
+    times = _LocalTimes(conversation.page.timezone, now)
+    for entry in thread.entries:
+        item: Any = entry.message or entry.event
+        item.time_iso, item.time_text = times.day_and_time(entry.at)
     if conversation.kind != ConversationKind.PUBLIC:
+        for message in thread.messages:
+            message.is_reply = False  # type: ignore[attr-defined]
         return []
     private_replied = {
         m.recipient_comment_id for m in thread.messages
@@ -386,6 +421,10 @@ def _decorate_thread(conversation: Conversation, thread: selectors.Thread, now: 
     }
     comments = []
     for message in thread.messages:
+        message.is_reply = (  # type: ignore[attr-defined]
+            message.channel in (Channel.COMMENT, Channel.PRIVATE_REPLY)
+            and message.parent_comment_id not in ("", conversation.post_id)
+        )
         if message.channel == Channel.COMMENT and message.direction == Direction.INBOUND:
             decision = guidance.check_private_reply(
                 now=now, comment_created_at=message.timestamp,
@@ -395,10 +434,7 @@ def _decorate_thread(conversation: Conversation, thread: selectors.Thread, now: 
             message.private_reply_refusal = (  # type: ignore[attr-defined]
                 "" if decision.allowed else services.sending.private_reply_refusal_text(decision.reason)
             )
-            message.is_reply = message.parent_comment_id not in ("", conversation.post_id)  # type: ignore[attr-defined]
             comments.append(message)
-        elif message.channel in (Channel.COMMENT, Channel.PRIVATE_REPLY):
-            message.is_reply = message.parent_comment_id not in ("", conversation.post_id)  # type: ignore[attr-defined]
     return comments[::-1]  # newest first: the composer answers the latest by default
 
 
@@ -435,7 +471,7 @@ def _conversation_context(
         thread = selectors.thread(conversation, before=before)
     except ValueError:
         thread = selectors.thread(conversation)
-    comments = _decorate_thread(conversation, thread, now)
+    comments = _present_thread(conversation, thread, now)
     members = selectors.members_of(conversation.page)
     member_names = {m.pk: _display_name(m) for m in members}
     for entry in thread.entries:
