@@ -180,6 +180,32 @@ def live_poll(request: HtmxHttpRequest) -> HttpResponse:
 # --- Queue ---------------------------------------------------------------------
 
 
+class _LocalTimes:
+    """Instants as the inbox prints them in one Page's zone: ISO for
+    `<time datetime>`, "3 nov. 14:05" to read. Each day is named once: the
+    `date` filter, per line, cost more than the rest of a message's HTML."""
+
+    def __init__(self, tz: str, now: datetime) -> None:
+        self.zone = ZoneInfo(tz)
+        self.today = now.astimezone(self.zone).date()
+        self._days: dict[date, str] = {}
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)
+
+    def day(self, local: datetime) -> str:
+        """`local`'s date as the `date` filter's "j N" says it."""
+        day = local.date()
+        if day not in self._days:
+            self._days[day] = dateformat.format(local, "j N")
+        return self._days[day]
+
+    def day_and_time(self, instant: datetime) -> tuple[str, str]:
+        """(ISO, "j N H:i")."""
+        local = self.local(instant)
+        return local.isoformat(), f"{self.day(local)} {local:%H:%M}"
+
+
 # A stand-in pk that no real URL contains, reversed once per list.
 _PK_PLACEHOLDER = 9_876_543_210
 
@@ -236,8 +262,7 @@ def _queue_rows(conversations: list[Conversation], now: datetime, *, user_id: in
     assign_url = _urls_by_pk("inbox:assign")
     status_url = _urls_by_pk("inbox:status")
     # Rows of one Page share its zone, and many rows share a day.
-    today: dict[str, date] = {}
-    day_texts: dict[date, str] = {}
+    times: dict[str, _LocalTimes] = {}
     rows = []
     for conversation in conversations:
         page = conversation.page
@@ -249,17 +274,12 @@ def _queue_rows(conversations: list[Conversation], now: datetime, *, user_id: in
         not_started = bool(clock_start and clock_start > now)
         last_iso = last_text = ""
         if conversation.last_message_at:
-            zone = ZoneInfo(page.timezone)
-            if page.timezone not in today:
-                today[page.timezone] = now.astimezone(zone).date()
-            local = conversation.last_message_at.astimezone(zone)
+            if page.timezone not in times:
+                times[page.timezone] = _LocalTimes(page.timezone, now)
+            clock = times[page.timezone]
+            local = clock.local(conversation.last_message_at)
             last_iso = local.isoformat()
-            if local.date() == today[page.timezone]:
-                last_text = f"{local:%H:%M}"
-            else:
-                if local.date() not in day_texts:
-                    day_texts[local.date()] = dateformat.format(local, "j N")
-                last_text = day_texts[local.date()]
+            last_text = f"{local:%H:%M}" if local.date() == clock.today else clock.day(local)
         rows.append(QueueRow(
             conversation=conversation,
             pk=str(conversation.pk),
@@ -374,32 +394,6 @@ def _window(conversation: Conversation, now: datetime) -> dict[str, Any] | None:
     else:
         text = services.sending.window_refusal_text(decision.reason)
     return {"decision": decision, "text": text, "ends_at": ends_at, "allowed": decision.allowed}
-
-
-class _LocalTimes:
-    """Instants as the inbox prints them in one Page's zone: ISO for
-    `<time datetime>`, "3 nov. 14:05" to read. Each day is named once: the
-    `date` filter, per line, cost more than the rest of a message's HTML."""
-
-    def __init__(self, tz: str, now: datetime) -> None:
-        self.zone = ZoneInfo(tz)
-        self.today = now.astimezone(self.zone).date()
-        self._days: dict[date, str] = {}
-
-    def local(self, instant: datetime) -> datetime:
-        return instant.astimezone(self.zone)
-
-    def day(self, local: datetime) -> str:
-        """`local`'s date as the `date` filter's "j N" says it."""
-        day = local.date()
-        if day not in self._days:
-            self._days[day] = dateformat.format(local, "j N")
-        return self._days[day]
-
-    def day_and_time(self, instant: datetime) -> tuple[str, str]:
-        """(ISO, "j N H:i")."""
-        local = self.local(instant)
-        return local.isoformat(), f"{self.day(local)} {local:%H:%M}"
 
 
 def _present_thread(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
