@@ -128,7 +128,11 @@ def queue(
             last, pk = _decode_cursor(after)
             last_at = _cursor_time(last)
             qs = qs.filter(Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, id__gt=int(pk)))
-    qs = qs.select_related("contact", "assignee", "page")
+    # Rows share the caller's Page objects when it hands them over: joining
+    # the Page again for every row would also decrypt its access token each
+    # time (EncryptedTextField), the queue's largest cost after rendering.
+    given_pages = {page.pk: page for page in pages} if isinstance(pages, list) else None
+    qs = qs.select_related("contact", "assignee") if given_pages else qs.select_related("contact", "assignee", "page")
     if with_open_ro:
         qs = qs.prefetch_related(
             Prefetch(
@@ -144,6 +148,9 @@ def queue(
         last_row = rows[-1]
         key = last_row.due_at if status == ConversationStatus.OPEN else last_row.last_message_at
         next_cursor = _encode_cursor(key.isoformat() if key else "", str(last_row.pk))
+    if given_pages:
+        for row in rows:
+            row.page = given_pages[row.page_id]
     if with_open_ro:
         for row in rows:
             row.open_ro = row.open_ros[0] if row.open_ros else None  # type: ignore[attr-defined]

@@ -434,3 +434,46 @@ def test_it_says_in_the_queue_when_the_clock_of_a_night_message_starts(client, b
     client.force_login(bob)
     html = html_of(client.get("/"))
     assert f'clock-later">{expected}</span>' in html
+
+
+def test_it_pins_a_conversation_to_six_queries_private_or_public(client, alice, bob, page, deliver):
+    private = customer_writes(deliver, page, "p1", "hello", seconds_ago=500,
+                              attachments=[{"type": "image", "payload": {"url": "https://example.com/a.png"}}])
+    send_reply(conversation=private, author=alice, text="Bonjour")
+    comment = customer_comments(deliver, page, from_id="c1", name="Camille", text="Ouvert dimanche ?")
+    customer_comments(deliver, page, from_id="c2", name="Dominique", text="Moi aussi", parent_id=comment.mid)
+    client.force_login(bob)
+    for conversation_id in (private.pk, comment.conversation_id):
+        client.get(f"/c/{conversation_id}/")  # warm the session cache
+        queries = [sql for sql in _queries(client, f"/c/{conversation_id}/")
+                   if "inbox_responseopportunity" not in sql]  # the header's opening rush, hours permitting
+        # The user, the conversation, its messages, its events, the Page's
+        # members, the layout's memberships.
+        assert len(queries) == 6, "\n".join(queries)
+
+
+def test_it_shows_times_in_the_pages_zone_and_marks_replies_to_comments(client, bob, page, deliver):
+    from zoneinfo import ZoneInfo
+
+    from django.utils.formats import date_format
+
+    comment = customer_comments(deliver, page, from_id="c1", name="Camille", text="Ouvert dimanche ?",
+                                seconds_ago=3 * 86400)
+    answer = customer_comments(deliver, page, from_id="c2", name="Dominique", text="Oui !", parent_id=comment.mid)
+    client.force_login(bob)
+    html = client.get(f"/c/{comment.conversation_id}/").content.decode()
+    paris = ZoneInfo("Europe/Paris")
+    for message in (comment, answer):
+        local = message.timestamp.astimezone(paris)
+        # What `|date:'c'` and `|date:"j N H:i"` say in the Page's zone.
+        assert f'<time datetime="{local.isoformat()}">{date_format(local, "j N H:i")}</time>' in html
+    items = dict(re.findall(r'<li id="m(\d+)" class="([^"]*)"', html))
+    assert "msg-reply" not in items[str(comment.pk)]
+    assert "msg-reply" in items[str(answer.pk)]
+
+
+def test_it_never_marks_a_private_message_as_a_reply(client, bob, page, deliver):
+    conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
+    client.force_login(bob)
+    html = client.get(f"/c/{conversation.pk}/").content.decode()
+    assert 'class="msg msg-in"' in html and "msg-reply" not in html

@@ -271,3 +271,52 @@ def test_it_reads_the_rows_with_one_query_on_the_open_queue_index(client, bob, p
     sql = queries[0]
     assert '"inbox_conversation"."status" = ' in sql and "ORDER BY" in sql and "LIMIT 51" in sql
     assert "OFFSET" not in sql
+
+
+def _layout_free_queries(queries: list[str]) -> list[str]:
+    # The Page's hours decide whether the layout counts conversations waiting
+    # for the opening: that query belongs to the header, not to the queue.
+    return [sql for sql in queries if "inbox_responseopportunity" not in sql]
+
+
+def test_it_pins_the_queue_to_four_queries_whatever_its_rows(client, bob, page, other_page, deliver):
+    Membership.objects.create(user=bob, page=other_page, role=Role.AGENT)
+    for i in range(12):
+        customer_writes(deliver, page if i % 2 else other_page, f"p{i}", "x", seconds_ago=10 + i)
+    Conversation.objects.filter(contact__external_id="p3").update(assignee=bob)
+    client.force_login(bob)
+    client.get("/")  # warm the session cache
+    queries = _layout_free_queries(_queue_queries(client, "/"))
+    # The user, their Pages, the rows, the layout's memberships.
+    assert len(queries) == 4, "\n".join(queries)
+    rows = next(sql for sql in queries if 'FROM "inbox_conversation"' in sql)
+    # Rows share the Pages already loaded: no join, no access token decrypted per row.
+    assert 'JOIN "inbox_page"' not in rows
+
+
+def test_it_builds_row_urls_like_reverse(client, bob, page, deliver):
+    from django.urls import reverse
+
+    conversation = customer_writes(deliver, page, "p1", "x", seconds_ago=10)
+    client.force_login(bob)
+    html = client.get("/").content.decode()
+    for name in ("inbox:conversation", "inbox:assign", "inbox:status"):
+        assert f'"{reverse(name, args=[conversation.pk])}"' in html
+
+
+def test_it_shows_the_last_message_time_in_the_pages_zone(client, bob, page, deliver):
+    from zoneinfo import ZoneInfo
+
+    from django.utils.formats import date_format
+
+    today = customer_writes(deliver, page, "p-today", "x", seconds_ago=5)
+    older = customer_writes(deliver, page, "p-older", "x", seconds_ago=4 * 86400)
+    client.force_login(bob)
+    html = client.get("/?status=open").content.decode()
+    paris = ZoneInfo("Europe/Paris")
+    for conversation, shown in ((today, "H:i"), (older, "j N")):
+        conversation.refresh_from_db()
+        local = conversation.last_message_at.astimezone(paris)
+        # What the `date` filter says in the Page's zone.
+        assert (f'<time datetime="{local.isoformat()}" class="row-time">{date_format(local, shown)}</time>'
+                in html)
