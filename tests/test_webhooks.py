@@ -62,6 +62,27 @@ def test_it_stores_a_signed_delivery_and_answers_200(client, page):
     assert delivery.processed_at is None
 
 
+def test_it_stores_a_delivery_with_one_statement_and_a_retry_once(client, page, django_assert_num_queries):
+    # The webhook's cost is per request: one INSERT … ON CONFLICT, no
+    # transaction of its own (a get_or_create took five statements).
+    body, signature = simulation.signed(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0, "hello")]), "test-app-secret")
+
+    def post():
+        return client.post("/webhooks/meta", data=body, content_type="application/json",
+                           HTTP_X_HUB_SIGNATURE_256=signature)
+
+    with django_assert_num_queries(1):
+        assert post().status_code == 200
+    # Meta's retry of the same bytes: nothing inserted, the stored row found.
+    with django_assert_num_queries(2):
+        assert post().status_code == 200
+    delivery = Delivery.objects.get()
+    assert (bytes(delivery.body), delivery.attempts, delivery.last_error) == (body, 0, "")
+    again, created = ingestion.store_delivery(body=body)
+    assert (again.pk, created) == (delivery.pk, False)
+
+
 def test_it_checks_the_signature_on_escaped_unicode_bytes_as_meta_signs_them(client, page, deliver):
     # Meta signs the body with non-ASCII escaped (äöå → \u00e4\u00f6\u00e5).
     body = (
