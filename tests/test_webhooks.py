@@ -310,3 +310,27 @@ def test_events_for_an_unconnected_page_are_kept_and_ignored(page, deliver):
     delivery = Delivery.objects.get()
     assert delivery.processed_at is not None and delivery.ignored_count == 1
     assert Message.objects.count() == Contact.objects.count() == 0
+
+
+def test_processing_a_message_loads_the_page_once_and_locks_the_thread_once(
+    page, deliver, django_assert_max_num_queries
+):
+    deliver(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0, "hello", mid="m_1")]))
+    deliver(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0 + 60, "still there?", mid="m_2")]), process=False)
+    delivery = Delivery.objects.get(processed_at__isnull=True)
+    # The test's transaction adds a savepoint; a past day's rollup is marked
+    # stale. Before: the Page loaded three times, the thread fetched twice,
+    # the delivery and the thread updated twice each (22 statements).
+    with django_assert_max_num_queries(15) as captured:
+        assert ingestion.process_delivery(delivery_id=delivery.pk) is True
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert sum('FROM "inbox_page"' in sql for sql in statements) == 1
+    assert sum("FOR UPDATE" in sql and 'FROM "inbox_conversation"' in sql for sql in statements) == 1
+    assert sum(sql.startswith('UPDATE "inbox_delivery"') for sql in statements) == 1
+    assert sum(sql.startswith('UPDATE "inbox_conversation"') for sql in statements) == 1
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.event_count) == (1, 1)
+    conversation = Conversation.objects.get()
+    assert (conversation.preview, conversation.due_at) == ("still there?", at("2026-11-20 10:05:00"))

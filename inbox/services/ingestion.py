@@ -90,11 +90,11 @@ def process_delivery(*, delivery_id: int) -> bool:
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(pk=delivery_id, processed_at__isnull=True)
+            .only("body", "received_at")
             .first()
         )
         if delivery is None:
             return False
-        Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
         payload = ev.parse_body(bytes(delivery.body))
         events = ev.parse_delivery(payload)
         applied = ignored = 0
@@ -116,8 +116,14 @@ def process_delivery(*, delivery_id: int) -> bool:
                 # it cannot hold back the others, or the delivery, forever.
                 log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
                 ignored += 1
+        # The attempt is counted with the outcome: an attempt that raises rolls
+        # everything back, and record_failure counts it instead.
         Delivery.objects.filter(pk=delivery.pk).update(
-            processed_at=timezone.now(), event_count=applied, ignored_count=ignored, last_error=""
+            processed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            event_count=applied,
+            ignored_count=ignored,
+            last_error="",
         )
     return True
 
@@ -177,10 +183,19 @@ def _contact(page: Page, external_id: str, name: str = "") -> Contact:
     return contact
 
 
-def _private_conversation(page: Page, contact: Contact, *, status: str = ConversationStatus.OPEN) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(
+def _private_conversation(
+    page: Page, contact: Contact, *, status: str = ConversationStatus.OPEN, lock: bool = False
+) -> Conversation:
+    """The contact's private conversation, created if needed. `lock`: row
+    locked for the rest of the transaction, as `message_added` needs it."""
+    conversations = Conversation.objects.select_for_update() if lock else Conversation.objects
+    conversation, _ = conversations.get_or_create(
         page=page, contact=contact, kind=ConversationKind.PRIVATE, defaults={"status": status}
     )
+    # What ROs, the away message and the live bump read next, without loading
+    # the Page and the contact again.
+    conversation.page = page
+    conversation.contact = contact
     return conversation
 
 
@@ -199,7 +214,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
             return True
         return False
     contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _private_conversation(page, contact, lock=True)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -214,7 +229,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         referral=event.referral,
         removed_at=at if event.is_deleted else None,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
@@ -252,7 +267,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         message_added(ours, since=moved_from)
         return True
     contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _private_conversation(page, contact, lock=True)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -265,7 +280,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL,
         sent_at=at,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
@@ -273,7 +288,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
     if _existing(page, event.mid) is not None:
         return False
     contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _private_conversation(page, contact, lock=True)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -286,7 +301,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
         postback_payload=event.payload[:1000],
         referral=event.referral,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
@@ -443,12 +458,19 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def message_added(message: Message, *, since: datetime | None = None) -> None:
+def message_added(
+    message: Message, *, since: datetime | None = None, conversation: Conversation | None = None
+) -> None:
     """Keep the conversation's summary, its ROs and the live views in step
     with a new (or newly timed) message. Same transaction as the message.
     `since`: a re-timed message's former timestamp, whose place in the thread
-    (and the RO it closed there) must be recomputed too."""
-    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    (and the RO it closed there) must be recomputed too. `conversation`: the
+    message's conversation, if the caller already holds its row lock."""
+    if conversation is None:
+        # The Page comes along (ROs need it) but is not locked: only this thread is.
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",)).select_related("page").get(pk=message.conversation_id)
+        )
     fields = ["updated_at"]
     if message.channel != Channel.NOTE:
         if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
@@ -468,9 +490,11 @@ def message_added(message: Message, *, since: datetime | None = None) -> None:
         ):
             conversation.last_page_reply_at = message.timestamp
             fields.append("last_page_reply_at")
+        # The deadline the ROs give is saved with the summary, in one UPDATE.
+        fields += opportunities.refresh(
+            conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
+        )
     conversation.save(update_fields=fields)
-    if message.channel != Channel.NOTE:
-        opportunities.refresh(conversation=conversation, since=min(since or message.timestamp, message.timestamp))
     if message.is_customer_message:
         from . import away
 
