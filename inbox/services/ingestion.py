@@ -199,6 +199,22 @@ def _private_conversation(
     return conversation
 
 
+def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
+    """The customer's private conversation, row locked as `message_added`
+    needs it: one query when the contact and the thread exist, as they do
+    for every message but a customer's first."""
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("contact")
+        .filter(page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id)
+        .first()
+    )
+    if conversation is None:
+        return _private_conversation(page, _contact(page, contact_id), lock=True)
+    conversation.page = page
+    return conversation
+
+
 def _existing(page: Page, mid: str) -> Message | None:
     return Message.objects.filter(page=page, mid=mid).first()
 
@@ -206,15 +222,15 @@ def _existing(page: Page, mid: str) -> Message | None:
 def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
     if event.is_echo:
         return _apply_echo(page, event, at)
-    existing = _existing(page, event.mid)
+    # Almost always absent: only what the check needs is read.
+    existing = Message.objects.filter(page=page, mid=event.mid).only("removed_at").first()
     if existing is not None:
         if event.is_deleted and existing.removed_at is None:
             existing.removed_at = at
             existing.save(update_fields=["removed_at"])
             return True
         return False
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact, lock=True)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -266,8 +282,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         ours.save(update_fields=["mid", "timestamp", "send_status", "sent_at", "send_error", "maybe_delivered"])
         message_added(ours, since=moved_from)
         return True
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact, lock=True)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -287,8 +302,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
 def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
     if _existing(page, event.mid) is not None:
         return False
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact, lock=True)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
