@@ -67,16 +67,15 @@ def store_delivery(*, body: bytes) -> tuple[Delivery, bool]:
 
 
 def _insert_delivery_sql() -> str:
-    table = Delivery._meta.db_table
-    columns = {f.name: f.column for f in Delivery._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in Delivery._meta.concrete_fields}
+    fields = ("body", "body_sha256", "received_at", "attempts", "last_error", "event_count", "ignored_count")
+    names = ", ".join(column[name] for name in fields)
     # The model's defaults for the counters; SQLite (the embedded mode) speaks
-    # the same ON CONFLICT … RETURNING.
+    # the same ON CONFLICT … RETURNING. Names from the model, values bound.
     return (
-        f'INSERT INTO "{table}" ("{columns["body"]}", "{columns["body_sha256"]}", "{columns["received_at"]}", '
-        f'"{columns["attempts"]}", "{columns["last_error"]}", "{columns["event_count"]}", '
-        f'"{columns["ignored_count"]}") '
-        f"VALUES (%s, %s, %s, 0, '', 0, 0) "
-        f'ON CONFLICT ("{columns["body_sha256"]}") DO NOTHING RETURNING "{columns["id"]}"'
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({names}) VALUES (%s, %s, %s, 0, '', 0, 0) "  # noqa: S608
+        f"ON CONFLICT ({column['body_sha256']}) DO NOTHING RETURNING {column['id']}"
     )
 
 
