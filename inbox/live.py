@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +24,35 @@ def _key(kind: str, pk: int) -> str:
 def bump(*, page_id: int, conversation_id: int | None = None) -> None:
     keys = [_key("page", page_id)] + ([_key("conversation", conversation_id)] if conversation_id else [])
     try:
-        for key in keys:
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, TIMEOUT)
+        _increment(keys)
     except Exception:  # noqa: BLE001 - Redis down: see below
         # Called on commit: raising here would turn a reply that is saved and
         # queued into an error page, and the agent would send it twice (chaos
         # scenario "redis"). Clients just refresh a little later.
         log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
+
+
+def _increment(keys: list[str]) -> None:
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # Every processed message bumps two versions: one round trip for
+        # both, where cache.incr takes two per key (EXISTS, then INCR). INCR
+        # starts a missing key at 1, as cache.set(key, 1) did, and stores
+        # what the cache reads back as that int. The TTL is renewed with each
+        # bump.
+        client = backend._cache.get_client(write=True)
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                full_key = backend.make_and_validate_key(key)
+                pipe.incr(full_key)
+                pipe.expire(full_key, TIMEOUT)
+            pipe.execute()
+        return
+    for key in keys:  # the embedded mode's file cache
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, TIMEOUT)
 
 
 def versions(*, page_ids: list[int], conversation_id: int | None = None) -> dict[str, int]:

@@ -62,6 +62,27 @@ def test_it_stores_a_signed_delivery_and_answers_200(client, page):
     assert delivery.processed_at is None
 
 
+def test_it_stores_a_delivery_with_one_statement_and_a_retry_once(client, page, django_assert_num_queries):
+    # The webhook's cost is per request: one INSERT … ON CONFLICT, no
+    # transaction of its own (a get_or_create took five statements).
+    body, signature = simulation.signed(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0, "hello")]), "test-app-secret")
+
+    def post():
+        return client.post("/webhooks/meta", data=body, content_type="application/json",
+                           HTTP_X_HUB_SIGNATURE_256=signature)
+
+    with django_assert_num_queries(1):
+        assert post().status_code == 200
+    # Meta's retry of the same bytes: nothing inserted, the stored row found.
+    with django_assert_num_queries(2):
+        assert post().status_code == 200
+    delivery = Delivery.objects.get()
+    assert (bytes(delivery.body), delivery.attempts, delivery.last_error) == (body, 0, "")
+    again, created = ingestion.store_delivery(body=body)
+    assert (again.pk, created) == (delivery.pk, False)
+
+
 def test_it_checks_the_signature_on_escaped_unicode_bytes_as_meta_signs_them(client, page, deliver):
     # Meta signs the body with non-ASCII escaped (äöå → \u00e4\u00f6\u00e5).
     body = (
@@ -289,3 +310,27 @@ def test_events_for_an_unconnected_page_are_kept_and_ignored(page, deliver):
     delivery = Delivery.objects.get()
     assert delivery.processed_at is not None and delivery.ignored_count == 1
     assert Message.objects.count() == Contact.objects.count() == 0
+
+
+def test_processing_a_message_loads_the_page_once_and_locks_the_thread_once(
+    page, deliver, django_assert_max_num_queries
+):
+    deliver(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0, "hello", mid="m_1")]))
+    deliver(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid1", T0 + 60, "still there?", mid="m_2")]), process=False)
+    delivery = Delivery.objects.get(processed_at__isnull=True)
+    # The test's transaction adds a savepoint; a past day's rollup is marked
+    # stale. Before: the Page loaded three times, the thread fetched twice,
+    # the delivery and the thread updated twice each (22 statements).
+    with django_assert_max_num_queries(15) as captured:
+        assert ingestion.process_delivery(delivery_id=delivery.pk) is True
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert sum('FROM "inbox_page"' in sql for sql in statements) == 1
+    assert sum("FOR UPDATE" in sql and 'FROM "inbox_conversation"' in sql for sql in statements) == 1
+    assert sum(sql.startswith('UPDATE "inbox_delivery"') for sql in statements) == 1
+    assert sum(sql.startswith('UPDATE "inbox_conversation"') for sql in statements) == 1
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.event_count) == (1, 1)
+    conversation = Conversation.objects.get()
+    assert (conversation.preview, conversation.due_at) == ("still there?", at("2026-11-20 10:05:00"))

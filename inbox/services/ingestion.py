@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -48,13 +48,38 @@ def store_delivery(*, body: bytes) -> tuple[Delivery, bool]:
     once and not processed again.
     """
     digest = hashlib.sha256(body).hexdigest()
-    with transaction.atomic():
-        delivery, created = Delivery.objects.get_or_create(body_sha256=digest, defaults={"body": body})
-        if created:
-            from ..tasks import enqueue_process_delivery
+    received_at = timezone.now()
+    # One statement, in the request's autocommit: the webhook's whole cost is
+    # per request, and get_or_create's BEGIN, SELECT, SAVEPOINT, INSERT,
+    # RELEASE, COMMIT were most of it. ON CONFLICT makes a concurrent
+    # byte-identical retry wait for the first INSERT and then insert nothing.
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_DELIVERY, [body, digest, connection.ops.adapt_datetimefield_value(received_at)])
+        row = cursor.fetchone()
+    if row is None:
+        return Delivery.objects.get(body_sha256=digest), False
+    delivery = Delivery(pk=row[0], body=body, body_sha256=digest, received_at=received_at)
+    from ..tasks import enqueue_process_delivery
 
-            transaction.on_commit(lambda: enqueue_process_delivery(delivery.pk))
-    return delivery, created
+    # At once in autocommit; after the caller's commit inside a transaction.
+    transaction.on_commit(lambda: enqueue_process_delivery(delivery.pk))
+    return delivery, True
+
+
+def _insert_delivery_sql() -> str:
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in Delivery._meta.concrete_fields}
+    fields = ("body", "body_sha256", "received_at", "attempts", "last_error", "event_count", "ignored_count")
+    names = ", ".join(column[name] for name in fields)
+    # The model's defaults for the counters; SQLite (the embedded mode) speaks
+    # the same ON CONFLICT … RETURNING. Names from the model, values bound.
+    return (
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({names}) VALUES (%s, %s, %s, 0, '', 0, 0) "  # noqa: S608
+        f"ON CONFLICT ({column['body_sha256']}) DO NOTHING RETURNING {column['id']}"
+    )
+
+
+_INSERT_DELIVERY = _insert_delivery_sql()
 
 
 def process_delivery(*, delivery_id: int) -> bool:
@@ -64,11 +89,11 @@ def process_delivery(*, delivery_id: int) -> bool:
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(pk=delivery_id, processed_at__isnull=True)
+            .only("body", "received_at")
             .first()
         )
         if delivery is None:
             return False
-        Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
         payload = ev.parse_body(bytes(delivery.body))
         events = ev.parse_delivery(payload)
         applied = ignored = 0
@@ -90,8 +115,14 @@ def process_delivery(*, delivery_id: int) -> bool:
                 # it cannot hold back the others, or the delivery, forever.
                 log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
                 ignored += 1
+        # The attempt is counted with the outcome: an attempt that raises rolls
+        # everything back, and record_failure counts it instead.
         Delivery.objects.filter(pk=delivery.pk).update(
-            processed_at=timezone.now(), event_count=applied, ignored_count=ignored, last_error=""
+            processed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            event_count=applied,
+            ignored_count=ignored,
+            last_error="",
         )
     return True
 
@@ -151,10 +182,35 @@ def _contact(page: Page, external_id: str, name: str = "") -> Contact:
     return contact
 
 
-def _private_conversation(page: Page, contact: Contact, *, status: str = ConversationStatus.OPEN) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(
+def _private_conversation(
+    page: Page, contact: Contact, *, status: str = ConversationStatus.OPEN, lock: bool = False
+) -> Conversation:
+    """The contact's private conversation, created if needed. `lock`: row
+    locked for the rest of the transaction, as `message_added` needs it."""
+    conversations = Conversation.objects.select_for_update() if lock else Conversation.objects
+    conversation, _ = conversations.get_or_create(
         page=page, contact=contact, kind=ConversationKind.PRIVATE, defaults={"status": status}
     )
+    # What ROs, the away message and the live bump read next, without loading
+    # the Page and the contact again.
+    conversation.page = page
+    conversation.contact = contact
+    return conversation
+
+
+def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
+    """The customer's private conversation, row locked as `message_added`
+    needs it: one query when the contact and the thread exist, as they do
+    for every message but a customer's first."""
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("contact")
+        .filter(page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id)
+        .first()
+    )
+    if conversation is None:
+        return _private_conversation(page, _contact(page, contact_id), lock=True)
+    conversation.page = page
     return conversation
 
 
@@ -165,15 +221,15 @@ def _existing(page: Page, mid: str) -> Message | None:
 def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
     if event.is_echo:
         return _apply_echo(page, event, at)
-    existing = _existing(page, event.mid)
+    # Almost always absent: only what the check needs is read.
+    existing = Message.objects.filter(page=page, mid=event.mid).only("removed_at").first()
     if existing is not None:
         if event.is_deleted and existing.removed_at is None:
             existing.removed_at = at
             existing.save(update_fields=["removed_at"])
             return True
         return False
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -188,7 +244,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         referral=event.referral,
         removed_at=at if event.is_deleted else None,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
@@ -225,8 +281,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         ours.save(update_fields=["mid", "timestamp", "send_status", "sent_at", "send_error", "maybe_delivered"])
         message_added(ours, since=moved_from)
         return True
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -239,15 +294,14 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL,
         sent_at=at,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
 def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
     if _existing(page, event.mid) is not None:
         return False
-    contact = _contact(page, event.contact_id)
-    conversation = _private_conversation(page, contact)
+    conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
         page=page,
         conversation=conversation,
@@ -260,7 +314,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
         postback_payload=event.payload[:1000],
         referral=event.referral,
     )
-    message_added(message)
+    message_added(message, conversation=conversation)
     return True
 
 
@@ -417,12 +471,19 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def message_added(message: Message, *, since: datetime | None = None) -> None:
+def message_added(
+    message: Message, *, since: datetime | None = None, conversation: Conversation | None = None
+) -> None:
     """Keep the conversation's summary, its ROs and the live views in step
     with a new (or newly timed) message. Same transaction as the message.
     `since`: a re-timed message's former timestamp, whose place in the thread
-    (and the RO it closed there) must be recomputed too."""
-    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    (and the RO it closed there) must be recomputed too. `conversation`: the
+    message's conversation, if the caller already holds its row lock."""
+    if conversation is None:
+        # The Page comes along (ROs need it) but is not locked: only this thread is.
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",)).select_related("page").get(pk=message.conversation_id)
+        )
     fields = ["updated_at"]
     if message.channel != Channel.NOTE:
         if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
@@ -442,9 +503,11 @@ def message_added(message: Message, *, since: datetime | None = None) -> None:
         ):
             conversation.last_page_reply_at = message.timestamp
             fields.append("last_page_reply_at")
+        # The deadline the ROs give is saved with the summary, in one UPDATE.
+        fields += opportunities.refresh(
+            conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
+        )
     conversation.save(update_fields=fields)
-    if message.channel != Channel.NOTE:
-        opportunities.refresh(conversation=conversation, since=min(since or message.timestamp, message.timestamp))
     if message.is_customer_message:
         from . import away
 

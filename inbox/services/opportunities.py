@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from .. import responsiveness as rules
@@ -90,7 +90,9 @@ def _clock_start_keeping_history(
     return clock_start
 
 
-def refresh(*, conversation: Conversation, since: datetime, now: datetime | None = None) -> None:
+def refresh(
+    *, conversation: Conversation, since: datetime, now: datetime | None = None, save: bool = True
+) -> list[str]:
     """Recompute the conversation's ROs affected by an event stamped `since`.
 
     Runs inside the caller's transaction with the conversation row locked
@@ -98,31 +100,18 @@ def refresh(*, conversation: Conversation, since: datetime, now: datetime | None
     Reads only the ROs from the one containing `since` on, and the messages
     from 24 h before that (Meta's silence rule): bounded by the thread's
     recent history, never the whole of it.
+
+    Returns the conversation's fields it changed (its deadline), saved
+    unless `save` is False: then the caller saves them with its own.
     """
     page = conversation.page
     now = now or timezone.now()
-    # A reply that closed an RO and is gone (a duplicate row deleted when our
-    # own comment's id came back) left that RO closed by nothing: recompute
-    # from its opening. Rare; the conversation's ROs are few.
-    orphaned = ResponseOpportunity.objects.filter(
-        conversation=conversation, closed_at__isnull=False, closed_by__isnull=True
-    ).aggregate(first=Min("opened_at"))["first"]
-    if orphaned is not None:
-        since = min(since, orphaned)
-    # The RO that may contain `since`, and every one opened after it.
-    previous = (
-        ResponseOpportunity.objects.filter(conversation=conversation, opened_at__lte=since)
-        .order_by("-opened_at")
-        .first()
-    )
-    stored = list(ResponseOpportunity.objects.filter(conversation=conversation, opened_at__gt=since))
-    if previous is not None:
-        stored.append(previous)
+    since, stored = _stored_from(conversation, since)
     resume_at = rules.resume_point([_as_rule(ro) for ro in stored], since)
     messages = Message.objects.filter(
         _RELEVANT, conversation=conversation, timestamp__gt=resume_at - rules.CONVERSATION_SILENCE
     ).only(*_EVENT_FIELDS)
-    touched = _store(
+    touched, fields = _store(
         conversation=conversation,
         page=page,
         messages=list(messages),
@@ -135,6 +124,35 @@ def refresh(*, conversation: Conversation, since: datetime, now: datetime | None
     # replies that day even when it closes nothing.
     touched.add(since)
     rollups.mark_stale(page=page, kind=conversation.kind, instants=touched, now=now)
+    if fields and save:
+        conversation.save(update_fields=fields)
+    return fields
+
+
+def _stored_from(conversation: Conversation, since: datetime) -> tuple[datetime, list[ResponseOpportunity]]:
+    """The stored RO that may contain `since` and every one opened after it,
+    in one query; and `since`, moved back to an orphaned RO's opening.
+
+    Orphaned: a reply that closed an RO and is gone (a duplicate row deleted
+    when our own comment's id came back) left that RO closed by nothing, so
+    ROs are recomputed from its opening. Rare; the conversation's ROs are few.
+    """
+    latest_before = (
+        ResponseOpportunity.objects.filter(conversation=conversation, opened_at__lte=since)
+        .order_by("-opened_at")
+        .values("opened_at")[:1]
+    )
+    stored = list(
+        ResponseOpportunity.objects.filter(conversation=conversation).filter(
+            Q(opened_at__gt=since)
+            | Q(opened_at__gte=Subquery(latest_before))
+            | Q(closed_at__isnull=False, closed_by__isnull=True)
+        )
+    )
+    orphaned = min((ro.opened_at for ro in stored if ro.closed_at is not None and ro.closed_by_id is None), default=None)
+    if orphaned is not None and orphaned < since:
+        return _stored_from(conversation, orphaned)
+    return since, stored
 
 
 def rebuild(*, page: Page | None = None, now: datetime | None = None) -> int:
@@ -152,7 +170,7 @@ def rebuild(*, page: Page | None = None, now: datetime | None = None) -> int:
                 Conversation.objects.select_for_update().select_related("page").get(pk=conversation_id)
             )
             stored = list(ResponseOpportunity.objects.filter(conversation=conversation))
-            _store(
+            _touched, fields = _store(
                 conversation=conversation,
                 page=conversation.page,
                 messages=list(
@@ -163,6 +181,8 @@ def rebuild(*, page: Page | None = None, now: datetime | None = None) -> int:
                 now=now,
                 clock_start=_clock_start_keeping_history(conversation.page, stored),
             )
+            if fields:
+                conversation.save(update_fields=fields)
         count += 1
     pages = [page] if page is not None else list(Page.objects.all())
     for one in pages:
@@ -179,10 +199,11 @@ def _store(
     resume_at: datetime | None,
     now: datetime,
     clock_start: Callable[[datetime], datetime],
-) -> set[datetime]:
+) -> tuple[set[datetime], list[str]]:
     """Write the ROs computed from `messages` over the `stored` ones (those
     opened at or after `resume_at`). Returns the openings of the ROs whose
-    tallied facts changed, old and new: their days' rollups are stale."""
+    tallied facts changed, old and new (their days' rollups are stale), and
+    the conversation's deadline fields it changed, unsaved."""
     by_pk = {m.pk: m for m in messages}
     events = [e for e in (event_for(m) for m in messages) if e is not None]
     computed = rules.compute_opportunities(events, clock_start)
@@ -227,8 +248,10 @@ def _store(
     if gone:
         touched.update(existing[pk].opened_at for pk in gone)
         ResponseOpportunity.objects.filter(conversation=conversation, opened_by_id__in=gone).delete()
-    _update_due(conversation)
-    return touched
+    # Only the last RO can be open, and every RO opened before `resume_at` is
+    # closed (rules.resume_point): the open one, if any, was just computed.
+    open_ro = computed[-1] if computed and computed[-1].closed_at is None else None
+    return touched, _deadline(conversation, open_ro, target)
 
 
 def _status(
@@ -244,20 +267,16 @@ def _status(
     return ResponseOpportunityStatus.PENDING
 
 
-def _update_due(conversation: Conversation) -> None:
-    """The queue's order: the open RO's deadline, on the conversation row."""
-    open_ro = (
-        ResponseOpportunity.objects.filter(conversation=conversation, closed_at__isnull=True)
-        .order_by("-opened_at")
-        .only("due_at", "opened_at", "clock_start")
-        .first()
-    )
-    due_at = None if open_ro is None else open_ro.due_at
+def _deadline(conversation: Conversation, open_ro: rules.Opportunity | None, target: int) -> list[str]:
+    """The queue's order: the open RO's deadline, on the conversation row
+    (set here, saved by the caller). Returns the fields that changed."""
+    due_at = None if open_ro is None else open_ro.due_at(target)
     while_closed = open_ro is not None and open_ro.clock_start > open_ro.opened_at
-    if conversation.due_at != due_at or conversation.received_while_closed != while_closed:
-        conversation.due_at = due_at
-        conversation.received_while_closed = while_closed
-        conversation.save(update_fields=["due_at", "received_while_closed"])
+    if conversation.due_at == due_at and conversation.received_while_closed == while_closed:
+        return []
+    conversation.due_at = due_at
+    conversation.received_while_closed = while_closed
+    return ["due_at", "received_while_closed"]
 
 
 # ---------------------------------------------------------------------------
