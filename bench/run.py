@@ -26,7 +26,7 @@ from . import env
 SUITES = {
     "all": {"pages": ["queue", "conversation", "dashboard", "api", "picker", "warnings"],
             "stack": ["ingest", "processing", "e2e", "deadlines", "http", "memory"]},
-    "ingest": {"pages": [], "stack": ["ingest"]},
+    "ingest": {"pages": [], "stack": ["ingest", "processing", "e2e"]},
     "inbox": {"pages": ["queue", "conversation"], "stack": []},
     "dashboard": {"pages": ["dashboard", "api"], "stack": ["deadlines"]},
     "saved-replies": {"pages": ["picker", "warnings"], "stack": []},
