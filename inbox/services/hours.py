@@ -128,7 +128,7 @@ def add_interval(*, page: Page, weekday: int, start: int, end: int, actor: Any) 
     with transaction.atomic():
         # Locks the Page row: two admins adding overlapping intervals at once
         # are checked one after the other.
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         _check([*_current_intervals(page), new])
         interval = OpeningInterval.objects.create(page=page, weekday=weekday, start_minute=start, end_minute=end)
         hours_changed(page)
@@ -158,7 +158,7 @@ def copy_day(*, page: Page, weekday: int, to_weekdays: Sequence[int], actor: Any
     if not targets:
         return 0
     with transaction.atomic():
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         source = list(OpeningInterval.objects.filter(page=page, weekday=weekday))
         OpeningInterval.objects.filter(page=page, weekday__in=targets).delete()
         OpeningInterval.objects.bulk_create(
@@ -194,7 +194,7 @@ def replace_hours(
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise HoursRefused(_("Unknown time zone %(tz)s.") % {"tz": tz}) from error
     with transaction.atomic():
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         if tz is not None and tz != page.timezone:
             page.timezone = tz
             page.save(update_fields=["timezone"])
@@ -273,7 +273,7 @@ def french_holidays_to_add(*, page: Page, year: int, today: date | None = None) 
 def add_french_public_holidays(*, page: Page, year: int, actor: Any, today: date | None = None) -> int:
     """France's public holidays in one click. Returns how many were added."""
     with transaction.atomic():
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         missing = french_holidays_to_add(page=page, year=year, today=today)
         if not missing:
             return 0
@@ -310,7 +310,7 @@ def start_away(*, page: Page, actor: Any, until: datetime | None = None, now: da
         if until - now > MAX_AWAY:
             raise HoursRefused(_("An away period lasts at most 90 days: add closure dates instead."))
     with transaction.atomic():
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         # Switching away on again replaces the running period's end.
         _end_running(page, now)
         period = AwayPeriod.objects.create(page=page, start=now, until=until, created_by=actor)
@@ -323,7 +323,7 @@ def end_away(*, page: Page, actor: Any, now: datetime | None = None) -> int:
     """Back from away now. Returns how many running periods were ended."""
     now = now or timezone.now()
     with transaction.atomic():
-        Page.objects.select_for_update().filter(pk=page.pk).first()
+        Page.objects.select_for_update(no_key=True).filter(pk=page.pk).first()
         ended = _end_running(page, now)
         if ended:
             hours_changed(page)

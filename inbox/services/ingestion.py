@@ -74,7 +74,7 @@ def _insert_delivery_sql() -> str:
     # The model's defaults for the counters; SQLite (the embedded mode) speaks
     # the same ON CONFLICT … RETURNING. Names from the model, values bound.
     return (
-        f"INSERT INTO {quote(Delivery._meta.db_table)} ({names}) VALUES (%s, %s, %s, 0, '', 0, 0) "  # noqa: S608
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({names}) VALUES (%s, %s, %s, 0, '', 0, 0) "  # noqa: S608 - model names, values bound  # nosec B608 - model names, values bound
         f"ON CONFLICT ({column['body_sha256']}) DO NOTHING RETURNING {column['id']}"
     )
 
@@ -87,7 +87,7 @@ def process_delivery(*, delivery_id: int) -> bool:
     nothing to do (already processed, or another worker holds it)."""
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(pk=delivery_id, processed_at__isnull=True)
             .only("body", "received_at")
             .first()
@@ -187,7 +187,7 @@ def _private_conversation(
 ) -> Conversation:
     """The contact's private conversation, created if needed. `lock`: row
     locked for the rest of the transaction, as `message_added` needs it."""
-    conversations = Conversation.objects.select_for_update() if lock else Conversation.objects
+    conversations = Conversation.objects.select_for_update(no_key=True) if lock else Conversation.objects
     conversation, _ = conversations.get_or_create(
         page=page, contact=contact, kind=ConversationKind.PRIVATE, defaults={"status": status}
     )
@@ -203,7 +203,7 @@ def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     needs it: one query when the contact and the thread exist, as they do
     for every message but a customer's first."""
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact")
         .filter(page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id)
         .first()
@@ -482,7 +482,9 @@ def message_added(
     if conversation is None:
         # The Page comes along (ROs need it) but is not locked: only this thread is.
         conversation = (
-            Conversation.objects.select_for_update(of=("self",)).select_related("page").get(pk=message.conversation_id)
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("page")
+            .get(pk=message.conversation_id)
         )
     fields = ["updated_at"]
     if message.channel != Channel.NOTE:

@@ -167,7 +167,7 @@ def rebuild(*, page: Page | None = None, now: datetime | None = None) -> int:
     for conversation_id in conversations.values_list("pk", flat=True).iterator():
         with transaction.atomic():
             conversation = (
-                Conversation.objects.select_for_update().select_related("page").get(pk=conversation_id)
+                Conversation.objects.select_for_update(no_key=True).select_related("page").get(pk=conversation_id)
             )
             stored = list(ResponseOpportunity.objects.filter(conversation=conversation))
             _touched, fields = _store(
@@ -286,7 +286,7 @@ def _deadline(conversation: Conversation, open_ro: rules.Opportunity | None, tar
 def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
     """Mark pending ROs at risk, then missed. Returns (newly at risk, newly missed).
 
-    Each RO is claimed with `select_for_update(skip_locked=True)` and marked
+    Each RO is claimed with `select_for_update(skip_locked=True, no_key=True)` and marked
     by an UPDATE conditioned on the mark still being unset, so a deadline is
     recorded once — one `deadline_missed` event in its conversation — however
     many beats or workers sweep at the same time. The rows form the partial
@@ -306,7 +306,7 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
     while True:
         with transaction.atomic():
             rows = list(
-                ResponseOpportunity.objects.select_for_update(skip_locked=True, of=("self",))
+                ResponseOpportunity.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
                 .filter(
                     status=ResponseOpportunityStatus.PENDING,
                     at_risk_marked_at__isnull=True,
@@ -328,7 +328,7 @@ def mark_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
         with transaction.atomic():
             # Missed: still open strictly after the due instant.
             rows = list(
-                ResponseOpportunity.objects.select_for_update(skip_locked=True)
+                ResponseOpportunity.objects.select_for_update(skip_locked=True, no_key=True)
                 .filter(status=ResponseOpportunityStatus.PENDING, due_at__lt=now)
                 .only("pk", "page_id", "conversation_id", "due_at")
                 .order_by("due_at")[:SWEEP_BATCH]

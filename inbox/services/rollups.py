@@ -94,7 +94,7 @@ def compute(*, page: Page, kind: str, day: date, now: datetime | None = None) ->
     now = now or timezone.now()
     with transaction.atomic():
         DailyRollup.objects.bulk_create([DailyRollup(page=page, kind=kind, day=day)], ignore_conflicts=True)
-        row = DailyRollup.objects.select_for_update().get(page=page, kind=kind, day=day)
+        row = DailyRollup.objects.select_for_update(no_key=True).get(page=page, kind=kind, day=day)
         start, end = day_bounds(page.timezone, day)
         tallies = dashboard.raw_tallies(page=page, kind=kind, ranges=[(start, end)], now=now)
         tally = tallies.get(day) or dashboard.DayTally()

@@ -93,7 +93,7 @@ def send_reply(
     with transaction.atomic():
         # Locked so that two agents answering at once are checked one after
         # the other (a comment's single private reply, the window).
-        conversation = Conversation.objects.select_for_update().select_related("page").get(pk=conversation.pk)
+        conversation = Conversation.objects.select_for_update(no_key=True).select_related("page").get(pk=conversation.pk)
         page = conversation.page
         if page.needs_reconnect:
             raise SendRefused(
@@ -191,10 +191,10 @@ def retry_send(*, message: Message, actor: Any, confirmed: bool = False, now: da
     the agent confirms it did not (`confirmed`). Raises SendRefused."""
     now = now or timezone.now()
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().select_related("page").get(
+        conversation = Conversation.objects.select_for_update(no_key=True).select_related("page").get(
             pk=message.conversation_id
         )
-        message = Message.objects.select_for_update().get(pk=message.pk)
+        message = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
         if message.send_status != SendStatus.FAILED:
             return False
         if message.maybe_delivered and not confirmed:
@@ -268,7 +268,7 @@ def _send_succeeded(message_id: int, external_id: str) -> str:
 
 def _record_sent(message_id: int, external_id: str) -> str:
     with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message_id)
+        message = Message.objects.select_for_update(no_key=True).get(pk=message_id)
         if message.send_status == SendStatus.SENT:
             return "already-confirmed"  # the echo came back first
         # SENDING, or FAILED by a sweep that took this attempt for dead: Meta
@@ -285,7 +285,7 @@ def _record_sent(message_id: int, external_id: str) -> str:
             # stored as a reply "from elsewhere": this row takes its place and
             # its platform timestamp.
             earlier = Message.objects.filter(page_id=message.page_id, mid=external_id).exclude(pk=message.pk)
-            for duplicate in earlier.select_for_update():
+            for duplicate in earlier.select_for_update(no_key=True):
                 message.timestamp = duplicate.timestamp
                 duplicate.delete()
             message.mid = external_id

@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 # The ciphertext as stored: the cast keeps the field from
                 # decrypting it, and the Value keeps it from encrypting again.
                 row = (
-                    Page.objects.select_for_update()
+                    Page.objects.select_for_update(no_key=True)
                     .filter(pk=pk)
                     .annotate(ciphertext=Cast("access_token", TextField()))
                     .values_list("meta_page_id", "ciphertext")
