@@ -327,7 +327,7 @@ def test_processing_a_message_loads_the_page_once_and_locks_the_thread_once(
         assert ingestion.process_delivery(delivery_id=delivery.pk) is True
     statements = [q["sql"] for q in captured.captured_queries]
     assert sum('FROM "inbox_page"' in sql for sql in statements) == 1
-    assert sum("FOR UPDATE" in sql and 'FROM "inbox_conversation"' in sql for sql in statements) == 1
+    assert sum("FOR NO KEY UPDATE" in sql and 'FROM "inbox_conversation"' in sql for sql in statements) == 1
     assert sum(sql.startswith('UPDATE "inbox_delivery"') for sql in statements) == 1
     assert sum(sql.startswith('UPDATE "inbox_conversation"') for sql in statements) == 1
     delivery.refresh_from_db()
