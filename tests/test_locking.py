@@ -51,7 +51,7 @@ def test_a_locked_conversation_still_takes_new_rows_pointing_at_it(page, deliver
                 ConversationEvent.objects.create(conversation_id=conversation.pk, kind="referral",
                                                  at=conversation.last_message_at, data={})
             committed.set()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
