@@ -3,9 +3,21 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("reactif")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def check_database_connections(**kwargs) -> None:
+    """What Django does around each request, around each task: drop a
+    connection past CONN_MAX_AGE or left unusable by an error, and health-check
+    the kept one before its next query (CELERY_DB_REUSE_MAX keeps it open)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -164,6 +164,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One task at a time per process: a prefetched batch dies with its worker.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every
+# task, so each delivery paid for a new PostgreSQL connection (a backend
+# process forked and authenticated): the worker's largest cost after the task
+# itself. It now closes them only every 1,000 tasks; in between, config/celery.py
+# runs Django's own request-time check before and after each task
+# (close_old_connections: CONN_MAX_AGE, and a health check before the next
+# query), so a connection broken by a PostgreSQL restart is replaced, never reused.
+CELERY_DB_REUSE_MAX = 1000
 # Redis redelivers an unacknowledged message after this long. It must exceed
 # the longest countdown/ETA we use (send retries back off up to 10 minutes),
 # or a scheduled task would be delivered twice.
