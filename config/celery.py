@@ -14,10 +14,13 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def check_database_connections(**kwargs) -> None:
+def check_database_connections(task=None, **kwargs) -> None:
     """What Django does around each request, around each task: drop a
     connection past CONN_MAX_AGE or left unusable by an error, and health-check
-    the kept one before its next query (CELERY_DB_REUSE_MAX keeps it open)."""
+    the kept one before its next query (CELERY_DB_REUSE_MAX keeps it open).
+    Not for a task run eagerly: that one runs inside its caller's transaction."""
     from django.db import close_old_connections
 
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     close_old_connections()
