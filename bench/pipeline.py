@@ -482,6 +482,8 @@ def _watch_queue(base_url: str, session_key: str, page_id: int, *, timeout: floa
 
     shown_at_risk: dict[str, float] = {}
     shown_missed: dict[str, float] = {}
+    page_errors: list[str] = []
+    clock = [0.0, 0.0]
     dues: dict[str, float] = {}
     script = """els => els.map(e => {
         const clock = e.querySelector('.js-countdown');
@@ -494,7 +496,14 @@ def _watch_queue(base_url: str, session_key: str, page_id: int, *, timeout: floa
             context = browser.new_context(base_url=base_url, locale="fr-FR", timezone_id="Europe/Paris")
             context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": base_url}])
             tab = context.new_page()
+            # A script error would leave the marks to the server's sweep and
+            # the live poll (seconds late): the result says so.
+            tab.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            tab.on("console", lambda m: page_errors.append(m.text) if m.type == "error" else None)
             tab.goto(f"/?page={page_id}")
+            clock = tab.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+                return [Number(document.getElementById('inbox-root').dataset.serverNow),
+                        performance.timeOrigin + (n.requestStart + n.responseStart) / 2]; }""")
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 rows = tab.eval_on_selector_all("[data-row]", script)
@@ -516,7 +525,8 @@ def _watch_queue(base_url: str, session_key: str, page_id: int, *, timeout: floa
     return {"rows": len(dues), "at_risk_shown": len(at_risk), "missed_shown": len(missed),
             "at_risk_late": measure.Timing([max(0.0, x) for x in at_risk]).as_dict(),
             "missed_late": measure.Timing([max(0.0, x) for x in missed]).as_dict(),
-            "poll_ms": 100}
+            "poll_ms": 100, "page_errors": page_errors[:5],
+            "clock_offset_ms": round(clock[0] - clock[1], 1) if all(clock) else None}
 
 
 # --- Pages over HTTP (for the web process's memory, and the network's share) ----------
