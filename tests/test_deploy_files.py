@@ -99,3 +99,17 @@ def test_the_web_health_check_passes_against_a_healthy_server(compose, live_serv
     WorkerHeartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=5))
     with pytest.raises(Exception, match="503"):
         exec(code, {})  # noqa: S102
+
+
+def test_gunicorn_keeps_idle_connections_longer_than_the_live_poll():
+    """A keep-alive equal to the poll interval closes the connection as the
+    next poll is sent on it (dropped requests under load)."""
+    import runpy
+
+    from inbox.views import LIVE_POLL_SECONDS
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["keepalive"] > LIVE_POLL_SECONDS
+    # The image starts gunicorn from the directory holding it.
+    assert "WORKDIR /app" in (ROOT / "Dockerfile").read_text()
+    assert "gunicorn.conf.py" not in (ROOT / ".dockerignore").read_text()
