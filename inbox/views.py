@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -28,10 +27,9 @@ from django.shortcuts import redirect, render, resolve_url
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -40,7 +38,7 @@ from django_htmx.middleware import HtmxDetails
 from templates_app import guidance
 from templates_app import services as saved_replies
 
-from . import availability, live, presence, selectors, services
+from . import live, presence, queue_rows, selectors, services
 from .access import get_conversation_for_user, get_message_for_user, pages_for
 from .forms import WAITING, AssignForm, HideForm, NoteForm, QueueFilterForm, ReplyForm, StatusForm
 from .models import (
@@ -180,130 +178,6 @@ def live_poll(request: HtmxHttpRequest) -> HttpResponse:
 # --- Queue ---------------------------------------------------------------------
 
 
-class _LocalTimes:
-    """Instants as the inbox prints them in one Page's zone: ISO for
-    `<time datetime>`, "3 nov. 14:05" to read. Each day is named once: the
-    `date` filter, per line, cost more than the rest of a message's HTML."""
-
-    def __init__(self, tz: str, now: datetime) -> None:
-        self.zone = ZoneInfo(tz)
-        self.today = now.astimezone(self.zone).date()
-        self._days: dict[date, str] = {}
-
-    def local(self, instant: datetime) -> datetime:
-        return instant.astimezone(self.zone)
-
-    def day(self, local: datetime) -> str:
-        """`local`'s date as the `date` filter's "j N" says it."""
-        day = local.date()
-        if day not in self._days:
-            self._days[day] = dateformat.format(local, "j N")
-        return self._days[day]
-
-    def day_and_time(self, instant: datetime) -> tuple[str, str]:
-        """(ISO, "j N H:i")."""
-        local = self.local(instant)
-        return local.isoformat(), f"{self.day(local)} {local:%H:%M}"
-
-
-# A stand-in pk that no real URL contains, reversed once per list.
-_PK_PLACEHOLDER = 9_876_543_210
-
-
-def _urls_by_pk(name: str) -> Callable[[int], str]:
-    """`reverse(name, args=[pk])` for every row of a list, at the cost of one
-    reverse: the URL is built from the pattern with each row's pk put in.
-    Per row, reverse() cost more than the rest of the row's HTML."""
-    head, _, tail = reverse(name, args=[_PK_PLACEHOLDER]).rpartition(str(_PK_PLACEHOLDER))
-    return lambda pk: f"{head}{pk}{tail}"
-
-
-@dataclass
-class QueueRow:
-    """One conversation of the queue, with everything its line shows worked
-    out in one pass (`_queue_rows`): the template only places it."""
-
-    conversation: Conversation
-    # Numbers leave as text: the template engine localises every int it
-    # prints, which cost more than anything else on the row.
-    pk: str
-    at_risk_seconds: str
-    is_public: bool
-    due_at: datetime | None
-    # Received while the Page was closed and the clock has not started yet:
-    # nothing is late before the next opening.
-    clock_start: datetime | None
-    clock_not_started: bool
-    # "tomorrow at 9:00 AM", in the Page's zone and the user's language.
-    clock_start_text: str
-    is_missed: bool
-    is_at_risk: bool
-    seconds_left: float | None
-    # The countdown: the deadline for inbox.js, and its first text.
-    due_ms: str
-    left_text: str
-    # The last message's time in the Page's zone: "14:05" today, else "3 Nov".
-    last_message_iso: str
-    last_message_text: str
-    is_mine: bool
-    url: str
-    assign_url: str
-    status_url: str
-
-
-def _when(instant: datetime, page: Page, now: datetime) -> str:
-    language = (get_language() or "fr").split("-")[0]
-    return availability.format_next_opening(instant, language=language, now=now, tz=page.timezone)
-
-
-def _queue_rows(conversations: list[Conversation], now: datetime, *, user_id: int) -> list[QueueRow]:
-    units = duration_units()
-    conversation_url = _urls_by_pk("inbox:conversation")
-    assign_url = _urls_by_pk("inbox:assign")
-    status_url = _urls_by_pk("inbox:status")
-    # Rows of one Page share its zone, and many rows share a day.
-    times: dict[str, _LocalTimes] = {}
-    rows = []
-    for conversation in conversations:
-        page = conversation.page
-        due = conversation.due_at
-        clock_start = None
-        if due is not None:
-            clock_start = due - timedelta(seconds=page.target_seconds(conversation.kind))
-        left = (due - now).total_seconds() if due else None
-        not_started = bool(clock_start and clock_start > now)
-        last_iso = last_text = ""
-        if conversation.last_message_at:
-            if page.timezone not in times:
-                times[page.timezone] = _LocalTimes(page.timezone, now)
-            clock = times[page.timezone]
-            local = clock.local(conversation.last_message_at)
-            last_iso = local.isoformat()
-            last_text = f"{local:%H:%M}" if local.date() == clock.today else clock.day(local)
-        rows.append(QueueRow(
-            conversation=conversation,
-            pk=str(conversation.pk),
-            at_risk_seconds=str(page.at_risk_seconds),
-            is_public=conversation.kind == ConversationKind.PUBLIC,
-            due_at=due,
-            clock_start=clock_start,
-            clock_not_started=not_started,
-            clock_start_text=_when(clock_start, page, now) if clock_start and not_started else "",
-            is_missed=left is not None and left < 0,
-            is_at_risk=left is not None and 0 <= left <= page.at_risk_seconds,
-            seconds_left=left,
-            due_ms=epoch_ms(due),
-            left_text=format_duration(left, units=units) if left is not None else "",
-            last_message_iso=last_iso,
-            last_message_text=last_text,
-            is_mine=conversation.assignee_id is not None and conversation.assignee_id == user_id,
-            url=conversation_url(conversation.pk),
-            assign_url=assign_url(conversation.pk),
-            status_url=status_url(conversation.pk),
-        ))
-    return rows
-
-
 @inbox_login_required
 @require_GET
 def queue(request: HtmxHttpRequest) -> HttpResponse:
@@ -340,15 +214,13 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "filter_query": filter_query,
-        "rows": _queue_rows(result.rows, now, user_id=_user_id(request)),
+        "row_html": queue_rows.render_rows(
+            queue_rows.build_rows(result.rows, now, user_id=_user_id(request)),
+            several_pages=len(pages) > 1, csrf_input=csrf_input(request),
+        ),
         "next_cursor": result.next_cursor,
         "after": after,
         "pages": pages,
-        # Rows name their Page only when there is more than one.
-        "several_pages": len(pages) > 1,
-        # Each row's two forms carry the token: rendered once, not by 100
-        # {% csrf_token %} tags (the name Django's Jinja2 backend gives it).
-        "csrf_input": csrf_input(request),
         "selected_page": selected_page,
         "waiting": waiting,
         "now": now,
@@ -401,7 +273,7 @@ def _present_thread(conversation: Conversation, thread: selectors.Thread, now: d
     in the Page's zone, whether a comment answers another one, and a public
     thread's per-comment actions. Returns the comments an agent can answer,
     newest first."""
-    times = _LocalTimes(conversation.page.timezone, now)
+    times = queue_rows.LocalTimes(conversation.page.timezone, now)
     for entry in thread.entries:
         item: Any = entry.message or entry.event
         item.time_iso, item.time_text = times.day_and_time(entry.at)
@@ -438,7 +310,7 @@ def _ro_state(conversation: Conversation, now: datetime) -> dict[str, Any] | Non
     target = conversation.page.target_seconds(conversation.kind)
     clock_start = conversation.due_at - timedelta(seconds=target)
     left = (conversation.due_at - now).total_seconds()
-    opening = _when(clock_start, conversation.page, now) if clock_start > now else ""
+    opening = queue_rows.when(clock_start, conversation.page, now) if clock_start > now else ""
     return {
         "due_at": conversation.due_at,
         "clock_start": clock_start,

@@ -1,0 +1,206 @@
+"""The queue's rows: everything a line shows, worked out in one pass, and
+its HTML rendered once per distinct content.
+
+A queue page is 50 rows, and the template engine spent two thirds of the
+page's time on them (resolving ~2,800 variables per page). Most rows read the
+same from one load to the next, so `render_rows` keeps each row's HTML in a
+bounded per-process cache keyed by the row's *whole displayed content*: the
+frozen `QueueRow` (every value the row template reads, and nothing else),
+the language and whether rows name their Page. A row whose content changed
+is another key, so nothing is ever invalidated and nothing can be stale. The
+two values that change on every load are left out of the key and put in
+after: the countdown's text (it moves every second) and the CSRF token (a
+new mask per response); the template renders unguessable slots in their
+place.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import get_template
+from django.urls import reverse
+from django.utils import dateformat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from . import availability
+from .models import Conversation, ConversationKind, ConversationStatus, Page
+from .templatetags.inbox_tags import duration_units, epoch_ms, format_duration
+
+# Rows kept per process: the first pages of every filter an agency's agents
+# use (a row is ~1.5 kB, so at most ~6 MB).
+ROW_CACHE_SIZE = 4096
+
+# Stand-ins for the per-response values, rendered into the cached HTML and
+# replaced on the way out. Random per process: no customer text can carry one.
+_SLOT = secrets.token_hex(16)
+LEFT_SLOT = f"left{_SLOT}"
+CSRF_SLOT = f"csrf{_SLOT}"
+
+
+class LocalTimes:
+    """Instants as the inbox prints them in one Page's zone: ISO for
+    `<time datetime>`, "3 nov. 14:05" to read. Each day is named once: the
+    `date` filter, per line, cost more than the rest of a message's HTML."""
+
+    def __init__(self, tz: str, now: datetime) -> None:
+        self.zone = ZoneInfo(tz)
+        self.today = now.astimezone(self.zone).date()
+        self._days: dict[date, str] = {}
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)
+
+    def day(self, local: datetime) -> str:
+        """`local`'s date as the `date` filter's "j N" says it."""
+        day = local.date()
+        if day not in self._days:
+            self._days[day] = dateformat.format(local, "j N")
+        return self._days[day]
+
+    def day_and_time(self, instant: datetime) -> tuple[str, str]:
+        """(ISO, "j N H:i")."""
+        local = self.local(instant)
+        return local.isoformat(), f"{self.day(local)} {local:%H:%M}"
+
+
+# A stand-in pk that no real URL contains, reversed once per list.
+_PK_PLACEHOLDER = 9_876_543_210
+
+
+def urls_by_pk(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for every row of a list, at the cost of one
+    reverse: the URL is built from the pattern with each row's pk put in.
+    Per row, reverse() cost more than the rest of the row's HTML."""
+    head, _, tail = reverse(name, args=[_PK_PLACEHOLDER]).rpartition(str(_PK_PLACEHOLDER))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def when(instant: datetime, page: Page, now: datetime) -> str:
+    """"tomorrow at 9:00 AM", in the Page's zone and the user's language."""
+    language = (get_language() or "fr").split("-")[0]
+    return availability.format_next_opening(instant, language=language, now=now, tz=page.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One conversation of the queue: every value its line shows, and only
+    those (the row template reads nothing else), so that the row itself is
+    the key of its HTML. Numbers leave as text: the template engine localises
+    every int it prints, which cost more than anything else on the row."""
+
+    pk: str
+    at_risk_seconds: str
+    is_public: bool
+    has_due: bool
+    # Received while the Page was closed and the clock has not started yet:
+    # nothing is late before the next opening.
+    clock_not_started: bool
+    clock_start_text: str
+    is_missed: bool
+    is_at_risk: bool
+    # The countdown's deadline for inbox.js (its text is the `left_text`
+    # that `build_rows` returns beside the row: it changes every second).
+    due_ms: str
+    status: str
+    status_display: str
+    contact_name: str  # "" for an unknown contact
+    preview: str
+    post_id: str
+    received_while_closed: bool
+    # The last message's time in the Page's zone: "14:05" today, else "3 Nov".
+    last_message_iso: str
+    last_message_text: str
+    page_name: str
+    assignee_name: str  # "" when nobody is assigned
+    is_mine: bool
+    url: str
+    assign_url: str
+    status_url: str
+
+
+def build_rows(conversations: list[Conversation], now: datetime, *, user_id: int) -> list[tuple[QueueRow, str]]:
+    """Each conversation's row and its countdown text, in the given order."""
+    units = duration_units()
+    conversation_url = urls_by_pk("inbox:conversation")
+    assign_url = urls_by_pk("inbox:assign")
+    status_url = urls_by_pk("inbox:status")
+    # Rows of one Page share its zone, and many rows share a day.
+    times: dict[str, LocalTimes] = {}
+    rows = []
+    for conversation in conversations:
+        page = conversation.page
+        due = conversation.due_at
+        clock_start = None
+        if due is not None:
+            clock_start = due - timedelta(seconds=page.target_seconds(conversation.kind))
+        left = (due - now).total_seconds() if due else None
+        not_started = bool(clock_start and clock_start > now)
+        last_iso = last_text = ""
+        if conversation.last_message_at:
+            if page.timezone not in times:
+                times[page.timezone] = LocalTimes(page.timezone, now)
+            clock = times[page.timezone]
+            local = clock.local(conversation.last_message_at)
+            last_iso = local.isoformat()
+            last_text = f"{local:%H:%M}" if local.date() == clock.today else clock.day(local)
+        contact, assignee = conversation.contact, conversation.assignee
+        row = QueueRow(
+            pk=str(conversation.pk),
+            at_risk_seconds=str(page.at_risk_seconds),
+            is_public=conversation.kind == ConversationKind.PUBLIC,
+            has_due=due is not None,
+            clock_not_started=not_started,
+            clock_start_text=when(clock_start, page, now) if clock_start and not_started else "",
+            is_missed=left is not None and left < 0,
+            is_at_risk=left is not None and 0 <= left <= page.at_risk_seconds,
+            due_ms=epoch_ms(due),
+            status=conversation.status,
+            # Shown for a finished conversation only ("answered" otherwise).
+            status_display="" if conversation.status == "open" else str(ConversationStatus(conversation.status).label),
+            contact_name=contact.display_name if contact else "",
+            preview=conversation.preview,
+            post_id=conversation.post_id,
+            received_while_closed=conversation.received_while_closed,
+            last_message_iso=last_iso,
+            last_message_text=last_text,
+            page_name=page.name,
+            assignee_name=(assignee.first_name or assignee.username) if assignee else "",
+            is_mine=conversation.assignee_id is not None and conversation.assignee_id == user_id,
+            url=conversation_url(conversation.pk),
+            assign_url=assign_url(conversation.pk),
+            status_url=status_url(conversation.pk),
+        )
+        rows.append((row, format_duration(left, units=units) if left is not None else ""))
+    return rows
+
+
+def render_rows(rows: list[tuple[QueueRow, str]], *, several_pages: bool, csrf_input: str) -> list[SafeString]:
+    """Each row's `<li>`, from the cache when the same content was rendered
+    before in this language."""
+    language = get_language() or settings.LANGUAGE_CODE
+    render = _render_row if not settings.DEBUG else _render_row.__wrapped__  # templates edited live
+    html = []
+    for row, left in rows:
+        cached = render(row, language, several_pages)
+        # The slots get what the template would have printed: the countdown
+        # escaped as autoescaping does, Django's CSRF input as it is.
+        html.append(mark_safe(cached.replace(LEFT_SLOT, escape(left)).replace(CSRF_SLOT, csrf_input)))  # noqa: S308 - the autoescaping template's output, slots escaped
+    return html
+
+
+@lru_cache(maxsize=ROW_CACHE_SIZE)
+def _render_row(row: QueueRow, language: str, several_pages: bool) -> str:
+    # `language` is part of the key only: the labels are translated in the
+    # language active now, which is `language`.
+    return get_template("inbox/queue.html#row").render({
+        "row": row, "left_text": LEFT_SLOT, "csrf_input": CSRF_SLOT, "several_pages": several_pages,
+    })
