@@ -1,49 +1,26 @@
-"""The queue's rows: everything a line shows, worked out in one pass, and
-its HTML rendered once per distinct content.
-
-A queue page is 50 rows, and the template engine spent two thirds of the
-page's time on them (resolving ~2,800 variables per page). Most rows read the
-same from one load to the next, so `render_rows` keeps each row's HTML in a
-bounded per-process cache keyed by the row's *whole displayed content*: the
-frozen `QueueRow` (every value the row template reads, and nothing else),
-the language and whether rows name their Page. A row whose content changed
-is another key, so nothing is ever invalidated and nothing can be stale. The
-two values that change on every load are left out of the key and put in
-after: the countdown's text (it moves every second) and the CSRF token (a
-new mask per response); the template renders unguessable slots in their
-place.
+"""The queue's rows: everything a line shows, worked out in one pass
+(`build_rows`), and its HTML rendered once per distinct content
+(`render_rows`, through inbox.fragments): the frozen `QueueRow` holds every
+value the row template reads and nothing else, so the row is its own cache
+key. The countdown's text (it moves every second) and the CSRF token (a new
+mask per response) are slots filled per response.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import dateformat
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from . import availability
+from . import availability, fragments
 from .models import Conversation, ConversationKind, ConversationStatus, Page
 from .templatetags.inbox_tags import duration_units, epoch_ms, format_duration
-
-# Rows kept per process: the first pages of every filter an agency's agents
-# use (a row is ~1.5 kB, so at most ~6 MB).
-ROW_CACHE_SIZE = 4096
-
-# Stand-ins for the per-response values, rendered into the cached HTML and
-# replaced on the way out. Random per process: no customer text can carry one.
-_SLOT = secrets.token_hex(16)
-LEFT_SLOT = f"left{_SLOT}"
-CSRF_SLOT = f"csrf{_SLOT}"
 
 
 class LocalTimes:
@@ -186,21 +163,12 @@ def build_rows(conversations: list[Conversation], now: datetime, *, user_id: int
 def render_rows(rows: list[tuple[QueueRow, str]], *, several_pages: bool, csrf_input: str) -> list[SafeString]:
     """Each row's `<li>`, from the cache when the same content was rendered
     before in this language."""
-    language = get_language() or settings.LANGUAGE_CODE
-    render = _render_row if not settings.DEBUG else _render_row.__wrapped__  # templates edited live
-    html = []
-    for row, left in rows:
-        cached = render(row, language, several_pages)
-        # The slots get what the template would have printed: the countdown
-        # escaped as autoescaping does, Django's CSRF input as it is.
-        html.append(mark_safe(cached.replace(LEFT_SLOT, escape(left)).replace(CSRF_SLOT, csrf_input)))  # noqa: S308 - the autoescaping template's output, slots escaped
-    return html
-
-
-@lru_cache(maxsize=ROW_CACHE_SIZE)
-def _render_row(row: QueueRow, language: str, several_pages: bool) -> str:
-    # `language` is part of the key only: the labels are translated in the
-    # language active now, which is `language`.
-    return get_template("inbox/queue.html#row").render({
-        "row": row, "left_text": LEFT_SLOT, "csrf_input": CSRF_SLOT, "several_pages": several_pages,
-    })
+    left_slot, csrf_slot = fragments.slot("left"), fragments.slot("csrf")
+    return [
+        fragments.fill(
+            fragments.render("inbox/queue.html#row", row=row, several_pages=several_pages,
+                             left_text=left_slot, csrf_input=csrf_slot),
+            left=left, csrf=csrf_input,
+        )
+        for row, left in rows
+    ]

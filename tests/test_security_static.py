@@ -78,9 +78,9 @@ REVIEWED_SAFE = {
     ("inbox/templatetags/inbox_tags.py", "mark_safe"):
         "linkify: every piece of customer text goes through conditional_escape, links through format_html, "
         "and only http(s) URLs become links (tests/test_xss_browser.py feeds it the corpus)",
-    ("inbox/queue_rows.py", "mark_safe"):
-        "a queue row: the autoescaping template's own output, kept by content, with two slots put back: the "
-        "countdown's text, escaped there, and Django's CSRF input (tests/test_queue_rows.py feeds it the corpus)",
+    ("inbox/fragments.py", "mark_safe"):
+        "fill: a fragment is the autoescaping template's own output, kept by content; each per-response value "
+        "put back in its slot goes through conditional_escape (tests/test_queue_rows.py feeds it hostile text)",
     ("templates/registration/password_reset_email.html", "autoescape off"):
         "a plain-text e-mail (text/plain): nothing renders HTML, and it holds only the user's own name",
 }

@@ -4,14 +4,21 @@ since midnight as clock times."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.template.backends.utils import csrf_input
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+
+from .. import fragments
+from ..hours_selectors import PageAvailability
 
 register = template.Library()
 
@@ -71,3 +78,63 @@ def away_durations() -> list[tuple[str, str]]:
 @register.filter
 def get_item(mapping: dict | None, key: object) -> object:
     return (mapping or {}).get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderItem:
+    """One Page's line in the inbox's opening-hours header: every value its
+    partial reads, and only those, so that it is the key of its HTML
+    (inbox.fragments). Instants are already said the way the line says them,
+    relative to today in the Page's zone."""
+
+    pk: int
+    name: str
+    show_name: bool
+    state: str
+    is_open: bool
+    next_change: str
+    has_away: bool
+    away_until: str
+    away_start: str
+    away_by: str
+    # An away period that ends before the next opening says both.
+    opens_after_away: bool
+    waiting: int
+    durations: tuple[tuple[str, str], ...]
+
+
+@register.simple_tag(takes_context=True)
+def header_item(context: template.Context, item: PageAvailability, *, several: int) -> SafeString:
+    """One Page's line of hours/_inbox_header.html, rendered once per content."""
+    page, away = item.page, item.away
+    tz = page.timezone
+    content = HeaderItem(
+        pk=page.pk,
+        name=page.name,
+        show_name=several > 1,
+        state=item.state,
+        is_open=item.is_open,
+        next_change=local_when(item.next_change, tz),
+        has_away=away is not None,
+        away_until=local_when(away.until, tz) if away else "",
+        away_start=local_when(away.start, tz) if away else "",
+        away_by=(away.created_by.first_name or away.created_by.username) if away and away.created_by else "",
+        opens_after_away=bool(item.next_change and item.next_change != (away.until if away else None)),
+        waiting=item.waiting,
+        durations=tuple(away_durations()),
+    )
+    request = context.get("request")
+    if request is None:
+        back = "/"
+    elif getattr(request, "htmx", False):
+        back = request.htmx.current_url_abs_path or "/"
+    else:
+        back = request.get_full_path()
+    error = (context.get("away_errors") or {}).get(page.pk)
+    return fragments.fill(
+        fragments.render("hours/_inbox_header.html#item", item=content, csrf_input=fragments.slot("csrf"),
+                         next=fragments.slot("next"), error=fragments.slot("error")),
+        csrf=csrf_input(request) if request is not None else "",
+        next=back,
+        error=format_html('<p class="form-error" role="alert">{}</p>', error) if error else "",
+    )

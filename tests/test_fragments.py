@@ -1,0 +1,95 @@
+"""Fragments rendered once per content and reused (inbox/fragments.py): the
+inbox's opening-hours header, line by line, and the guard that keeps every
+cached partial reading only its own key."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from django.conf import settings
+from django.middleware.csrf import _does_token_match
+from django.urls import reverse
+
+from inbox import fragments, queue_rows
+from inbox.templatetags.hours_tags import HeaderItem
+
+from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def header_line(html: str, page_pk: int) -> str:
+    start = html.index(f'data-page="{page_pk}"')
+    return html[start:html.index("</form>", start)]
+
+
+def test_the_header_line_follows_the_page_from_open_to_away_and_back(client, bob, page, clock):
+    office_hours(page)
+    clock.set(paris(2026, 11, 24, 11, 0))  # Tuesday, open
+    client.force_login(bob)
+    for _ in range(2):  # rendered, then from the cache
+        line = header_line(client.get("/").content.decode(), page.pk)
+        assert 'data-availability="open"' in line and "closes today 18:00" in line
+    client.post(reverse("inbox:away_switch", args=[page.pk]), {"action": "start", "duration": "60"}, **HTMX)
+    line = header_line(client.get("/").content.decode(), page.pk)
+    assert 'data-availability="away"' in line and "until today 12:00" in line and "switched on by Bob" in line
+    clock.set(paris(2026, 11, 24, 11, 20))
+    client.post(reverse("inbox:away_switch", args=[page.pk]), {"action": "end"}, **HTMX)
+    line = header_line(client.get("/").content.decode(), page.pk)
+    assert 'data-availability="open"' in line and "closes today 18:00" in line
+
+    clock.set(paris(2026, 11, 24, 20, 0))  # closed: the same Page, another day said
+    line = header_line(client.get("/").content.decode(), page.pk)
+    assert 'data-availability="closed"' in line and "opens tomorrow 09:00" in line
+
+
+def test_each_response_gets_its_own_return_address_and_csrf_token(client, bob, page):
+    client.force_login(bob)
+    for path, printed in (("/?view=mine&q=%22%3E%3Cscript%3E", "/?view=mine&amp;q=%22%3E%3Cscript%3E"), ("/", "/")):
+        html = client.get(path).content.decode()
+        line = header_line(html, page.pk)
+        assert re.findall(r'name="next" value="([^"]*)"', line) == [printed]
+        [token] = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', line)
+        assert _does_token_match(token, client.cookies["csrftoken"].value)
+        assert fragments.slot("next") not in html and fragments.slot("csrf") not in html
+    htmx = client.get(reverse("inbox:hours_header"), HTTP_HX_CURRENT_URL="http://testserver/?view=unassigned", **HTMX)
+    assert 'name="next" value="/?view=unassigned"' in header_line(htmx.content.decode(), page.pk)
+
+
+def test_a_refused_switch_shows_its_error_on_that_line_only(client, bob, page, clock):
+    clock.set(paris(2026, 11, 24, 11, 0))
+    client.force_login(bob)
+    client.get("/")  # the line is in the cache
+    response = client.post(reverse("inbox:away_switch", args=[page.pk]),
+                           {"action": "start", "duration": "custom", "until": "2026-11-24T10:00"}, **HTMX)
+    assert response.content.decode().count('class="form-error"') == 1
+    assert 'class="form-error"' not in client.get("/").content.decode()
+
+
+def _partial_source(template: str, name: str) -> str:
+    whole = (settings.BASE_DIR / "templates" / template).read_text()
+    source = whole[whole.index(f"{{% partialdef {name} %}}"):]
+    return source[:source.index("{% endpartialdef %}")]
+
+
+@pytest.mark.parametrize(("template", "partial", "key", "slots"), [
+    ("inbox/queue.html", "row", queue_rows.QueueRow, {"left_text", "csrf_input", "several_pages"}),
+    ("hours/_inbox_header.html", "item", HeaderItem, {"csrf_input", "next", "error"}),
+])
+def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, key, slots):
+    """A value the partial read from anywhere else would not be in the key,
+    and the cache could serve it stale."""
+    source = _partial_source(template, partial)
+    var = "row" if partial == "row" else "item"
+    fields = {f.name for f in dataclasses.fields(key)}
+    read = set(re.findall(rf"\b{var}\.(\w+)", source))
+    assert read and read <= fields, read - fields
+    names = set(re.findall(r"{{\s*(\w+)", source)) | set(re.findall(r"{%\s*(?:el)?if\s+(?:not\s+)?(\w+)", source))
+    names |= set(re.findall(r"{%\s*for\s+[\w, ]+\s+in\s+(\w+)", source))
+    local = set(re.findall(r" as (\w+)\b", source)) | set(re.findall(r"\bwith (\w+)=", source))
+    local |= set(re.findall(r"\bwith \w+=\S+ (\w+)=", source)) | set(re.findall(r"\bcount (\w+)=", source))
+    local |= set(re.findall(r"{%\s*for\s+([\w, ]+)\s+in", source)[0].replace(" ", "").split(",")) if "{% for" in source else set()
+    assert names - local <= {var} | slots, names - local
