@@ -65,6 +65,13 @@ def _cursor_time(text: str) -> datetime:
     return value
 
 
+QUEUE_ROW_FIELDS = (
+    "page_id", "kind", "status", "due_at", "last_message_at", "preview", "post_id", "received_while_closed",
+    "contact__name", "contact__first_name", "contact__last_name",
+    "assignee__first_name", "assignee__username",
+)
+
+
 def queue(
     *,
     pages: list[Page] | QuerySet[Page],
@@ -133,6 +140,10 @@ def queue(
     # time (EncryptedTextField), the queue's largest cost after rendering.
     given_pages = {page.pk: page for page in pages} if isinstance(pages, list) else None
     qs = qs.select_related("contact", "assignee") if given_pages else qs.select_related("contact", "assignee", "page")
+    if not with_open_ro:
+        # The inbox's rows (inbox.queue_rows) read these and nothing else:
+        # half the columns, a third of the values to convert.
+        qs = qs.only(*QUEUE_ROW_FIELDS)
     if with_open_ro:
         qs = qs.prefetch_related(
             Prefetch(

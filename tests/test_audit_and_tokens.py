@@ -178,6 +178,17 @@ def test_page_tokens_survive_a_key_rotation(page, settings):
     assert Fernet(new.encode()).decrypt(_stored(page).encode()) == b"page-token"
 
 
+def test_a_decryption_kept_for_speed_never_outlives_its_key(page, settings):
+    from cryptography.fernet import Fernet
+    from django.core.exceptions import ImproperlyConfigured
+
+    assert Page.objects.get(pk=page.pk).access_token == "page-token"
+    assert Page.objects.get(pk=page.pk).access_token == "page-token"  # the kept one
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()  # the key that encrypted it is gone
+    with pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
+        Page.objects.get(pk=page.pk)
+
+
 def test_rotation_refuses_loudly_when_a_token_has_no_key(page, settings):
     from cryptography.fernet import Fernet
     from django.core.management.base import CommandError

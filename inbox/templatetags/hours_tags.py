@@ -9,7 +9,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import template
-from django.template.backends.utils import csrf_input
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.formats import date_format
@@ -131,10 +130,14 @@ def header_item(context: template.Context, item: PageAvailability, *, several: i
     else:
         back = request.get_full_path()
     error = (context.get("away_errors") or {}).get(page.pk)
+    # The token {% csrf_token %} would print: the context's, masked once per
+    # response for every form of the page.
+    token = context.get("csrf_token")
+    csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token) if token else ""
     return fragments.fill(
         fragments.render("hours/_inbox_header.html#item", item=content, csrf_input=fragments.slot("csrf"),
                          next=fragments.slot("next"), error=fragments.slot("error")),
-        csrf=csrf_input(request) if request is not None else "",
+        csrf=csrf,
         next=back,
         error=format_html('<p class="form-error" role="alert">{}</p>', error) if error else "",
     )
