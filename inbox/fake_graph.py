@@ -46,6 +46,10 @@ FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
 }
 
 
+# Seconds before each attempt at delivering an echo webhook.
+ECHO_RETRY_DELAYS = (0, 0, 1, 2, 4, 8, 16, 30, 60)
+
+
 class FakeGraph:
     def __init__(self, *, echo_to: str = "", app_secret: str = "", app_id: str = "424242") -> None:
         self.echo_to = echo_to
@@ -144,9 +148,14 @@ class FakeGraph:
         signature = "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
         request = urllib.request.Request(self.echo_to, data=body, method="POST", headers={  # noqa: S310 - the loopback URL the test or demo gave
             "Content-Type": "application/json", "X-Hub-Signature-256": signature})
-        # Meta gives up on an endpoint that does not answer; so does the fake.
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL we were given
+        # Meta retries a notification that failed, at once a few times, then
+        # less and less often (META.md "Messenger retries"); so does the fake,
+        # over about two minutes instead of 36 hours.
+        for delay in ECHO_RETRY_DELAYS:
+            time.sleep(delay)
+            with contextlib.suppress(OSError):  # refused, timed out, or an HTTP error status
+                urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL we were given
+                return
 
 
 def make_server(graph: FakeGraph, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
