@@ -21,6 +21,8 @@ CORES = os.cpu_count() or 2
 # and mostly waits on PostgreSQL's commit and Redis, so a process per core
 # leaves the CPU idle; more than two per core only adds context switches.
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str(2 * CORES)))
+# Celery pool processes (and the processes of the loop it is compared with).
+WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", str(CORES)))
 
 
 def free_port() -> int:
@@ -105,7 +107,7 @@ class Stack:
                 time.sleep(0.1)
         return f"http://127.0.0.1:{self.web_port}"
 
-    def start_worker(self, concurrency: int = CORES, name: str = "worker") -> None:
+    def start_worker(self, concurrency: int = WORKER_PROCESSES, name: str = "worker") -> None:
         self.processes[name] = Process(name, [
             str(BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", str(concurrency),
             "-Q", self.env["CELERY_QUEUE"], "--loglevel", "WARNING", "--without-gossip", "--without-mingle",

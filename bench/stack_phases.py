@@ -8,7 +8,7 @@ from typing import Any
 
 from . import load as loader
 from . import pipeline
-from .stack import CORES, WEB_WORKERS, Stack, purge_queue
+from .stack import WEB_WORKERS, WORKER_PROCESSES, Stack, purge_queue
 
 
 def _bodies(loaded: loader.Loaded, count: int) -> list[tuple[bytes, str]]:
@@ -72,22 +72,22 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             if len(ids) < 100:
                 raise RuntimeError("processing needs the deliveries stored by the ingestion phase")
             half = len(ids) // 2
-            loop = pipeline.loop_processing(ids[:half], env=env, processes=CORES, seconds=settings.phase_seconds)
+            loop = pipeline.loop_processing(ids[:half], env=env, processes=WORKER_PROCESSES, seconds=settings.phase_seconds)
             # What the loop did not reach must not wait for the worker's sweep.
             from inbox.models import Delivery
 
             Delivery.objects.filter(pk__in=ids[:half], processed_at__isnull=True).delete()
-            stack.start_worker(concurrency=CORES)
+            stack.start_worker(concurrency=WORKER_PROCESSES)
             pipeline.wait_for_worker()
             out["worker_baseline"] = stack.memory("worker")
-            celery = pipeline.celery_processing(ids[half:], concurrency=CORES, seconds=settings.phase_seconds,
+            celery = pipeline.celery_processing(ids[half:], concurrency=WORKER_PROCESSES, seconds=settings.phase_seconds,
                                                 env=env)
             return {"loop": loop, "celery": celery}
 
         phase("processing", processing)
         if {"e2e", "deadlines", "memory"} & set(names):
             if "worker" not in stack.processes:
-                stack.start_worker(concurrency=CORES)
+                stack.start_worker(concurrency=WORKER_PROCESSES)
                 pipeline.wait_for_worker()
                 out["worker_baseline"] = stack.memory("worker")
             stack.start_beat()
