@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "history_days": round(loaded.sizes.history_days, 1)}
         if suite["pages"]:
             log(f"pages at {size:,} messages: {', '.join(suite['pages'])}")
+            before = calibrate()
             raw["pages"][str(size)] = pages.run(suite["pages"], loaded, n=settings.n, warmup=settings.warmup)
+            raw.setdefault("calibration_ms", {})[str(size)] = round((before + calibrate()) / 2, 2)
             for name, result in raw["pages"][str(size)].items():
                 if "error" in result:
                     log(f"  {name}: ERROR {result['error']}")
@@ -135,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         notes.insert(0, f"The machine was busy with other work during this run (load average up to "
                         f"{max(sampler.samples):.1f} on {cores} cores): wall-clock figures are pessimistic; "
                         "CPU p50 (the web process's own CPU per request) is the figure least affected.")
+    calibration = raw.get("calibration_ms", {})
+    if len(calibration) == 2:
+        small_ms, large_ms = (calibration[key] for key in sorted(calibration, key=int))
+        notes.append(
+            f"Machine speed: a fixed piece of CPU work (rendering a template and a JSON round trip, "
+            f"measured before and after each size's pages) took {small_ms:.2f} ms at the small size and "
+            f"{large_ms:.2f} ms at the large one ({large_ms / small_ms:.2f}×). A growth ratio above includes "
+            "that drift of the machine itself; it is not corrected."
+        )
     name = datetime.now(UTC).strftime("%Y-%m-%d")
     if args.suite != "all":
         name += f"-{args.suite}"
@@ -158,6 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     print(md_path.read_text())
     log(f"written {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
     return 1 if raw["errors"] else 0
+
+
+def calibrate(rounds: int = 15) -> float:
+    """The machine's speed now: the median CPU milliseconds of a fixed piece
+    of the work pages do (a template rendered, JSON round-tripped). On a
+    shared machine this drifts between the two sizes of a run; the growth
+    ratios are read next to it."""
+    import json
+
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        '{% for item in items %}<li class="{{ item.k }}">{{ item.v|upper }}</li>{% endfor %}'
+    )
+    payload = {"items": [{"k": f"c{i}", "v": f"valeur {i} é"} for i in range(300)]}
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(5):
+            template.render(payload)
+            json.loads(json.dumps(payload))
+        times.append((time.process_time() - start) * 1000)
+    times.sort()
+    return times[len(times) // 2]
 
 
 class LoadSampler:

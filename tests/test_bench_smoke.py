@@ -117,3 +117,12 @@ def test_it_calls_a_slow_page_on_a_busy_machine_inconclusive_only_when_its_own_w
     assert verdict(5.0, busy=False) is False
     assert verdict(5.0, busy=True) is None  # 5 + 2 ms fits in 15 ms: the machine, not the page
     assert verdict(25.0, busy=True) is False  # its own CPU alone is over the target
+
+
+def test_it_measures_the_machines_speed_with_a_fixed_piece_of_work():
+    from bench.run import calibrate
+
+    first, second = calibrate(rounds=3), calibrate(rounds=3)
+    # A fixed piece of work: the same order of magnitude twice in a row.
+    assert 0 < first < 1000 and 0 < second < 1000
+    assert max(first, second) / min(first, second) < 5
