@@ -68,7 +68,7 @@ def store_delivery(*, body: bytes) -> tuple[Delivery, bool]:
 
 def _insert_delivery_sql() -> str:
     quote = connection.ops.quote_name
-    column = {f.name: quote(f.column) for f in Delivery._meta.concrete_fields}
+    column = {f.name: quote(f.column) for f in Delivery._meta.concrete_fields if f.column}
     fields = ("body", "body_sha256", "received_at", "attempts", "last_error", "event_count", "ignored_count")
     names = ", ".join(column[name] for name in fields)
     # The model's defaults for the counters; SQLite (the embedded mode) speaks
