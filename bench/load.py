@@ -425,7 +425,7 @@ def _after_load(dsn: str | None) -> None:
     from django.db import connection
 
     statements = [  # table names from our own list, not from input
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"  # noqa: S608
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         for table in ("inbox_contact", "inbox_conversation", "inbox_message", "inbox_responseopportunity",
                       "inbox_conversationevent", "inbox_delivery")
     ]

@@ -221,7 +221,7 @@ def run(names: list[str], loaded: Loaded, *, n: int, warmup: int, sql_conn: Any 
             server = measure.time_calls(calls, n=n, warmup=warmup)
             captured = [measure.capture(call) for call in calls]
             sql = measure.replay_sql(captured, n=n, warmup=warmup, conn=sql_conn)
-        except Exception as exc:  # one broken page must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others
             results[name] = {"title": scenario.title, "error": f"{exc.__class__.__name__}: {exc}"}
             continue
         results[name] = {

@@ -89,7 +89,7 @@ def _parallel(items: Sequence[Any], work: Any, threads: int, seconds: float | No
                 started = time.perf_counter()
                 work(items[index])
                 latencies[index] = time.perf_counter() - started
-        except BaseException as exc:  # re-raised below
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
             errors.append(exc)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
@@ -119,7 +119,7 @@ def raw_insert_rate(bodies: Sequence[tuple[bytes, str]], *, dsn: str, threads: i
     table = Table(Delivery, ["body", "body_sha256", "received_at"])
     columns = ", ".join(f'"{c}"' for c in table.columns)
     placeholders = ", ".join(["%s"] * len(table.columns))
-    sql = (f'INSERT INTO "{Delivery._meta.db_table}" ({columns}) VALUES ({placeholders}) '  # noqa: S608 - names from the model
+    sql = (f'INSERT INTO "{Delivery._meta.db_table}" ({columns}) VALUES ({placeholders}) '
            'ON CONFLICT ("body_sha256") DO NOTHING')
     connections: queue.Queue[Any] = queue.Queue()
     for _ in range(threads):
@@ -135,7 +135,7 @@ def raw_insert_rate(bodies: Sequence[tuple[bytes, str]], *, dsn: str, threads: i
 
     wall, latencies = _parallel(list(range(len(bodies))), insert, threads)
     conn = connections.get()
-    conn.execute(f'DELETE FROM "{Delivery._meta.db_table}" WHERE body_sha256 = ANY(%s)', [digests])  # noqa: S608
+    conn.execute(f'DELETE FROM "{Delivery._meta.db_table}" WHERE body_sha256 = ANY(%s)', [digests])
     while True:
         conn.close()
         try:

@@ -245,6 +245,6 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception:
+    except Exception:  # noqa: BLE001 - printed, and the run fails
         traceback.print_exc()
         sys.exit(1)

@@ -48,7 +48,7 @@ class Process:
         self.name = name
         self.log = LOGS / f"{name}.log"
         self._handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(  # noqa: S603 - our own commands
+        self.popen = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=self._handle, stderr=subprocess.STDOUT, start_new_session=True
         )
 

@@ -40,7 +40,7 @@ def run_stack(names: list[str], loaded: loader.Loaded, settings: Any, env: dict[
             stack.check_alive()
             out[name] = work()
             log(f"  {name}: {out[name]}")
-        except Exception as exc:  # recorded; the other phases still run
+        except Exception as exc:  # noqa: BLE001 - recorded; the other phases still run
             raw["errors"][name] = f"{exc.__class__.__name__}: {exc}"
             log(f"  {name}: ERROR {exc}")
             traceback.print_exc()

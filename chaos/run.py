@@ -33,6 +33,7 @@ Traffic goes to 127.0.0.1 only and every loop is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -44,7 +45,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def services_env() -> dict[str, str]:
 
 
 def services(command: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "services.py"), command], env=services_env(),  # noqa: S603
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "services.py"), command], env=services_env(),
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -112,19 +113,19 @@ def _services_module():
 
 def psql(sql: str) -> None:
     module = _services_module()
-    subprocess.run([module.find("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-qtAc", sql],  # noqa: S603
+    subprocess.run([module.find("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-qtAc", sql],
                    check=True, stdout=subprocess.DEVNULL)
 
 
 def redis_stop() -> None:
     module = _services_module()
-    subprocess.run([module.find("redis-cli"), "-p", str(REDIS_PORT), "shutdown", "nosave"],  # noqa: S603
+    subprocess.run([module.find("redis-cli"), "-p", str(REDIS_PORT), "shutdown", "nosave"],
                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def redis_flush() -> None:
     module = _services_module()
-    subprocess.run([module.find("redis-cli"), "-p", str(REDIS_PORT), "flushall"],  # noqa: S603
+    subprocess.run([module.find("redis-cli"), "-p", str(REDIS_PORT), "flushall"],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -132,7 +133,7 @@ def postgres_restart() -> None:
     module = _services_module()
     data = SERVICES_DIR / "pg"
     # Immediate mode: no checkpoint, every connection cut, as after a crash.
-    subprocess.run([*module.as_pg_user(), module.find("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],  # noqa: S603
+    subprocess.run([*module.as_pg_user(), module.find("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                    check=True, stdout=subprocess.DEVNULL)
     time.sleep(3)
     services("start")
@@ -190,7 +191,7 @@ class Stack:
         out = (self.logs / f"{name}.log").open("ab")
         # A session of its own: the whole worker (master and children) can be
         # killed by its process group id, and nothing else.
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **STACK_ENV}, stdout=out,  # noqa: S603
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **STACK_ENV}, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         return process
@@ -210,10 +211,8 @@ class Stack:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
         if process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -221,7 +220,7 @@ class Stack:
             process.wait(timeout=10)
 
     def children(self, name: str) -> list[int]:
-        found = subprocess.run(["pgrep", "-P", str(self.processes[name].pid)], capture_output=True, text=True,  # noqa: S607
+        found = subprocess.run(["pgrep", "-P", str(self.processes[name].pid)], capture_output=True, text=True,
                                check=False)
         return [int(pid) for pid in found.stdout.split()]
 
@@ -432,10 +431,8 @@ def agents_reply(stop: threading.Event, figures: AgentFigures, tokens: list[str]
             figures.refused += 1
         except Exception:  # noqa: BLE001 - the database or broker is down: the agent tries again
             figures.errors += 1
-            try:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close too
                 connection.close()
-            except Exception:  # noqa: BLE001, S110
-                pass
 
 
 # ---------------------------------------------------------------------------
@@ -588,7 +585,7 @@ def prepare_database() -> None:
     # run: a 200 to Meta must mean the delivery survives a restart. A
     # database setting outranks the server's command line.
     psql(f"ALTER DATABASE {DB_NAME} SET synchronous_commit = on")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,  # noqa: S603
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
                    env={**os.environ, **STACK_ENV}, check=True)
     from django.contrib.auth import get_user_model
 

@@ -25,7 +25,7 @@ def bump(*, page_id: int, conversation_id: int | None = None) -> None:
     keys = [_key("page", page_id)] + ([_key("conversation", conversation_id)] if conversation_id else [])
     try:
         _increment(keys)
-    except Exception:  # noqa: BLE001 - Redis down: see below
+    except Exception:  # Redis down: see below
         # Called on commit: raising here would turn a reply that is saved and
         # queued into an error page, and the agent would send it twice (chaos
         # scenario "redis"). Clients just refresh a little later.
@@ -61,7 +61,7 @@ def versions(*, page_ids: list[int], conversation_id: int | None = None) -> dict
         keys.append(_key("conversation", conversation_id))
     try:
         found = cache.get_many(keys)
-    except Exception:  # noqa: BLE001 - Redis down: polling must not turn into errors
+    except Exception:  # Redis down: polling must not turn into errors
         log.warning("Live versions unavailable (cache unavailable)", exc_info=True)
         found = {}
     return {key: int(found.get(key, 0)) for key in keys}

@@ -85,7 +85,7 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "page"], name="membership_unique_user_page")]
 
     def __str__(self) -> str:
-        return f"{self.user} – {self.page} ({self.role})"
+        return f"{self.user} – {self.page} ({self.role})"  # noqa: RUF001 - an en dash is meant
 
 
 class ApiToken(models.Model):
@@ -224,7 +224,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} – {self.contact}"
+        return f"{self.get_kind_display()} – {self.contact}"  # noqa: RUF001 - an en dash is meant
 
 
 class Direction(models.TextChoices):
@@ -254,7 +254,9 @@ class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # Meta's mid for Messenger, the comment id for comments; null for notes
     # and for outbound messages not yet accepted by Meta.
-    mid = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "": unique with the Page only where Meta gave one (every note
+    # and queued reply would otherwise collide on "").
+    mid = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - see above
     direction = models.CharField(max_length=3, choices=Direction.choices)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.MESSENGER)
     # Away replies and other messages Réactif sends by itself: never a Page reply.
@@ -411,6 +413,9 @@ class ConversationEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["conversation", "at"], name="convevent_thread_order")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} · conversation {self.conversation_id} · {self.at:%Y-%m-%d %H:%M}"
+
 
 class ResponseOpportunityStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -456,6 +461,9 @@ class ResponseOpportunity(models.Model):
             models.Index(fields=["conversation", "opened_at"], name="ro_conversation_order"),
         ]
 
+    def __str__(self) -> str:
+        return f"RO {self.pk} · {self.kind} · {self.status} · due {self.due_at:%Y-%m-%d %H:%M}"
+
     @property
     def received_while_closed(self) -> bool:
         return self.clock_start > self.opened_at
@@ -477,6 +485,9 @@ class OpeningInterval(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Page {self.page_id} · day {self.weekday} · {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+
 
 class ClosureDate(models.Model):
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="closures")
@@ -487,6 +498,9 @@ class ClosureDate(models.Model):
     class Meta:
         ordering = ["day"]
         constraints = [models.UniqueConstraint(fields=["page", "day", "yearly"], name="closure_unique")]
+
+    def __str__(self) -> str:
+        return f"Page {self.page_id} · closed {self.day}" + (" (every year)" if self.yearly else "")
 
 
 class AwayPeriod(models.Model):
@@ -500,6 +514,9 @@ class AwayPeriod(models.Model):
         ordering = ["-start"]
         indexes = [models.Index(fields=["page", "start"], name="away_page_start")]
 
+    def __str__(self) -> str:
+        return f"Page {self.page_id} · away from {self.start:%Y-%m-%d %H:%M}" + (f" until {self.until:%Y-%m-%d %H:%M}" if self.until else "")
+
 
 class AwayMessage(models.Model):
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="away_messages")
@@ -509,6 +526,9 @@ class AwayMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["page", "language"], name="away_message_unique_lang")]
+
+    def __str__(self) -> str:
+        return f"Page {self.page_id} · away message ({self.language})"
 
 
 class AuditLog(models.Model):
@@ -525,12 +545,18 @@ class AuditLog(models.Model):
         ordering = ["-at"]
         indexes = [models.Index(fields=["page", "-at"], name="audit_page_recent")]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} · {self.action}"
+
 
 class WorkerHeartbeat(models.Model):
     """One row, touched by a periodic task, read by /healthz."""
 
     name = models.CharField(max_length=50, unique=True)
     beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} · {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
     def age(self) -> timedelta:
         return timezone.now() - self.beat_at

@@ -54,7 +54,7 @@ def envelope(page_id: str, *, messaging: list[dict[str, Any]] | None = None,
 
 def message(page_id: str, psid: str, at: float, text: str, *, mid: str | None = None,
             attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"mid": mid or f"m_sim_{next(_ids)}_{random.getrandbits(32):x}", "text": text}  # noqa: S311 - fake ids for simulated traffic
+    body: dict[str, Any] = {"mid": mid or f"m_sim_{next(_ids)}_{random.getrandbits(32):x}", "text": text}  # nosec B311 - fake ids for simulated traffic
     if attachments:
         body["attachments"] = attachments
     return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": ms(at), "message": body}
@@ -63,7 +63,7 @@ def message(page_id: str, psid: str, at: float, text: str, *, mid: str | None = 
 def echo(page_id: str, psid: str, at: float, text: str, *, mid: str | None = None,
          app_id: str = "1517776481860111", metadata: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"is_echo": True, "app_id": app_id,
-                            "mid": mid or f"m_echo_{next(_ids)}_{random.getrandbits(32):x}", "text": text}  # noqa: S311 - fake ids for simulated traffic
+                            "mid": mid or f"m_echo_{next(_ids)}_{random.getrandbits(32):x}", "text": text}  # nosec B311 - fake ids for simulated traffic
     if metadata is not None:
         body["metadata"] = metadata
     return {"sender": {"id": page_id}, "recipient": {"id": psid}, "timestamp": ms(at), "message": body}
@@ -78,7 +78,7 @@ def comment(page_id: str, *, at: float, text: str, from_id: str, from_name: str,
             comment_id: str | None = None, parent_id: str | None = None, verb: str = "add") -> dict[str, Any]:
     return {"field": "feed", "value": {
         "item": "comment", "verb": verb,
-        "comment_id": comment_id or f"{post_id.split('_')[0]}_{next(_ids)}{random.getrandbits(20)}",  # noqa: S311 - fake ids for simulated traffic
+        "comment_id": comment_id or f"{post_id.split('_')[0]}_{next(_ids)}{random.getrandbits(20)}",  # nosec B311 - fake ids for simulated traffic
         "post_id": post_id, "parent_id": parent_id or post_id,
         "from": {"id": from_id, "name": from_name}, "message": text, "created_time": int(at)}}
 

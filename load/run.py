@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import random
 import re
 import statistics
@@ -57,7 +56,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 class Recorder:

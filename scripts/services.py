@@ -80,7 +80,7 @@ def start_postgres() -> None:
     prefix = as_pg_user()
     DIR.mkdir(parents=True, exist_ok=True)
     if prefix:
-        os.chmod(DIR, 0o755)
+        os.chmod(DIR, 0o755)  # noqa: S103 - the postgres user must reach its data directory inside
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
         if prefix:

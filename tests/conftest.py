@@ -42,7 +42,7 @@ def _empty_the_run_queue_at_the_end() -> Iterator[None]:
         # A connection of its own: a test may have closed the shared pools.
         with app.connection_for_write() as connection:
             app.control.purge(connection=connection)
-    except Exception as exc:  # the run's own result matters more than this cleanup
+    except Exception as exc:
         print(f"could not empty the test Celery queue: {exc}")
 
 

@@ -218,7 +218,7 @@ def test_archiving_a_saved_reply_is_audited_once(page, alice):
     from templates_app.models import SavedReply
     from templates_app.services import archive_saved_reply
 
-    saved_reply = SavedReply.objects.create(page=page, title="Horaires", shortcut="/horaires", body="9 h – 19 h",
+    saved_reply = SavedReply.objects.create(page=page, title="Horaires", shortcut="/horaires", body="9 h – 19 h",  # noqa: RUF001 - French typography
                                             created_by=alice)
     archive_saved_reply(saved_reply=saved_reply, actor=alice)
     archive_saved_reply(saved_reply=saved_reply, actor=alice)

@@ -209,7 +209,7 @@ def test_a_second_beat_does_nothing_twice(client, page, bob, fake_graph):
             for reply in replies:
                 sending.perform_send(message_id=reply.pk)
             opportunities.mark_deadlines()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
             connection.close()  # this thread's own connection

@@ -45,7 +45,7 @@ ROUTE = st.sampled_from(GUARDED)
 
 
 @pytest.fixture
-def signed_in(client, world):
+def signed_in(client, world):  # noqa: F811 - the imported fixture
     client.force_login(world["alice"])
     return client
 
@@ -60,7 +60,7 @@ def _answer(client, method: str, url: str, data: dict, htmx: bool):
 
 @FUZZ
 @given(route=ROUTE, form=FORM, htmx=st.booleans())
-def test_any_form_posted_to_any_url_never_gives_a_5xx(signed_in, world, route, form, htmx):
+def test_any_form_posted_to_any_url_never_gives_a_5xx(signed_in, world, route, form, htmx):  # noqa: F811 - fixture
     url = _url(route, world)
     response = _answer(signed_in, "post", url, form, htmx)
     assert response.status_code < 500, f"POST {url} {form!r} → {response.status_code}"
@@ -68,7 +68,7 @@ def test_any_form_posted_to_any_url_never_gives_a_5xx(signed_in, world, route, f
 
 @FUZZ
 @given(route=ROUTE, query=QUERY, htmx=st.booleans())
-def test_any_query_string_on_any_url_never_gives_a_5xx(signed_in, world, route, query, htmx):
+def test_any_query_string_on_any_url_never_gives_a_5xx(signed_in, world, route, query, htmx):  # noqa: F811 - fixture
     url = _url(route, world)
     response = _answer(signed_in, "get", url, query, htmx)
     assert response.status_code < 500, f"GET {url} {query!r} → {response.status_code}"

@@ -14,8 +14,7 @@ import pytest
 
 from inbox import simulation
 from inbox.models import Message, Page, SendStatus
-from inbox.services import SendRefused, send_reply
-from inbox.services import sending
+from inbox.services import SendRefused, send_reply, sending
 
 pytestmark = pytest.mark.django_db
 

@@ -86,10 +86,10 @@ def test_it_stores_a_delivery_with_one_statement_and_a_retry_once(client, page, 
 def test_it_checks_the_signature_on_escaped_unicode_bytes_as_meta_signs_them(client, page, deliver):
     # Meta signs the body with non-ASCII escaped (äöå → \u00e4\u00f6\u00e5).
     body = (
-        '{"object":"page","entry":[{"id":"1042","time":1,"messaging":[{"sender":{"id":"p1"},'
-        '"recipient":{"id":"1042"},"timestamp":1763632800000,"message":{"mid":"m_accents",'
-        '"text":"\\u00e4\\u00f6\\u00e5 cr\\u00e8me br\\u00fbl\\u00e9e"}}]}]}'
-    ).encode()
+        b'{"object":"page","entry":[{"id":"1042","time":1,"messaging":[{"sender":{"id":"p1"},'
+        b'"recipient":{"id":"1042"},"timestamp":1763632800000,"message":{"mid":"m_accents",'
+        b'"text":"\\u00e4\\u00f6\\u00e5 cr\\u00e8me br\\u00fbl\\u00e9e"}}]}]}'
+    )
     response = client.post("/webhooks/meta", data=body, content_type="application/json",
                            HTTP_X_HUB_SIGNATURE_256=sign(body, "test-app-secret"))
     assert response.status_code == 200
