@@ -45,6 +45,12 @@ def test_ruffs_security_rules_are_clean_on_the_application():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_is_clean_on_the_whole_tree():
+    """`make lint`'s first half: every rule pyproject.toml selects, everywhere."""
+    result = _run(str(BIN / "ruff"), "check", "--output-format", "concise", str(ROOT))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_security_exception_says_why():
     unjustified = []
     for path in _app_files(".py"):
