@@ -93,3 +93,16 @@ def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, key, s
     local |= set(re.findall(r"\bwith \w+=\S+ (\w+)=", source)) | set(re.findall(r"\bcount (\w+)=", source))
     local |= set(re.findall(r"{%\s*for\s+([\w, ]+)\s+in", source)[0].replace(" ", "").split(",")) if "{% for" in source else set()
     assert names - local <= {var} | slots, names - local
+
+
+def test_with_debug_on_a_fragment_is_rendered_afresh_every_time(client, bob, page, settings):
+    # `make run` (DEBUG) edits templates live: nothing may be served from the cache there.
+    settings.DEBUG = True
+    fragments.cache_clear()
+    client.force_login(bob)
+    first = client.get("/")
+    second = client.get("/")
+    assert first.status_code == second.status_code == 200
+    assert header_line(first.content.decode(), page.pk).count("away-form") == 1
+    info = fragments.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (0, 0, 0)
