@@ -140,10 +140,6 @@ def queue(
     # time (EncryptedTextField), the queue's largest cost after rendering.
     given_pages = {page.pk: page for page in pages} if isinstance(pages, list) else None
     qs = qs.select_related("contact", "assignee") if given_pages else qs.select_related("contact", "assignee", "page")
-    if not with_open_ro:
-        # The inbox's rows (inbox.queue_rows) read these and nothing else:
-        # half the columns, a third of the values to convert.
-        qs = qs.only(*QUEUE_ROW_FIELDS)
     if with_open_ro:
         qs = qs.prefetch_related(
             Prefetch(
@@ -152,6 +148,10 @@ def queue(
                 to_attr="open_ros",
             )
         )
+    else:
+        # The inbox's rows (inbox.queue_rows) read these and nothing else:
+        # half the columns, a third of the values to convert.
+        qs = qs.only(*QUEUE_ROW_FIELDS)
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

@@ -67,11 +67,12 @@ def minus(value: int, other: int) -> int:
 
 
 @register.simple_tag
-def away_durations() -> list[tuple[str, str]]:
-    """The away switch's "how long" choices, for forms rendered by includes."""
+def away_durations() -> tuple[tuple[str, str], ...]:
+    """The away switch's "how long" choices in the active language, for forms
+    rendered by includes (a tuple: part of a header line's cache key)."""
     from ..forms_hours import AWAY_DURATIONS
 
-    return [(value, str(label)) for value, label in AWAY_DURATIONS]
+    return tuple((value, str(label)) for value, label in AWAY_DURATIONS)
 
 
 @register.filter
@@ -103,8 +104,11 @@ class HeaderItem:
 
 
 @register.simple_tag(takes_context=True)
-def header_item(context: template.Context, item: PageAvailability, *, several: int) -> SafeString:
-    """One Page's line of hours/_inbox_header.html, rendered once per content."""
+def header_item(
+    context: template.Context, item: PageAvailability, *, several: int, durations: tuple[tuple[str, str], ...]
+) -> SafeString:
+    """One Page's line of hours/_inbox_header.html, rendered once per content.
+    `durations`: `away_durations`, worked out once for the whole header."""
     page, away = item.page, item.away
     tz = page.timezone
     content = HeaderItem(
@@ -120,7 +124,7 @@ def header_item(context: template.Context, item: PageAvailability, *, several: i
         away_by=(away.created_by.first_name or away.created_by.username) if away and away.created_by else "",
         opens_after_away=bool(item.next_change and item.next_change != (away.until if away else None)),
         waiting=item.waiting,
-        durations=tuple(away_durations()),
+        durations=durations,
     )
     request = context.get("request")
     if request is None:
