@@ -17,22 +17,11 @@ def main(names: list[str]) -> None:
     env.configure()
     env.setup_django()
     import psycopg
-    from django.contrib.auth import get_user_model
 
     from . import measure, pages
-    from .load import Loaded, Sizes
+    from .load import loaded_from_database
 
-    User = get_user_model()
-    from inbox.models import Message, Page
-
-    admin = User.objects.get(username="bench-admin")
-    loaded = Loaded(
-        sizes=Sizes(messages=Message.objects.count()), now=__import__("django.utils.timezone").utils.timezone.now(),
-        page_ids=list(Page.objects.filter(name__regex=r"^[^B]|^Bo|^Bi").exclude(meta_page_id__startswith="91")
-                      .order_by("pk").values_list("pk", flat=True)),
-        meta_page_ids=[], admin_id=admin.pk,
-        agent_ids=list(User.objects.filter(username__startswith="bench-agent").values_list("pk", flat=True)),
-    )
+    loaded = loaded_from_database()
     ctx = pages.Context(loaded)
     import os
 

@@ -46,6 +46,8 @@ BENCH_PASSWORD = "bench-reactif-2026"  # noqa: S105 - the benchmark's own throwa
 # the queue's first page is full and there is a second.
 OPEN_FOR = timedelta(days=7)
 
+# The loaded Pages' Meta ids start with this (the bench's other Pages do not).
+PAGE_ID_PREFIX = "90000000000"
 PAGE_NAMES = [
     "Boulangerie Dupain", "Garage Martin", "Fleurs de Lyon", "Optique Lumière", "Vélo Services",
     "Librairie Le Chapitre", "Pharmacie du Port", "Salon Élégance", "Bio & Vrac", "Pizzeria Napoli",
@@ -274,7 +276,7 @@ def _people(sizes: Sizes, rng: random.Random) -> tuple[Any, list[Any], list[Any]
     User = get_user_model()
     password = make_password(BENCH_PASSWORD)  # hashed once: PBKDF2 is slow on purpose
     pages = [
-        Page(meta_page_id=f"90000000000{i:04d}", name=PAGE_NAMES[i % len(PAGE_NAMES)]
+        Page(meta_page_id=f"{PAGE_ID_PREFIX}{i:04d}", name=PAGE_NAMES[i % len(PAGE_NAMES)]
              + ("" if i < len(PAGE_NAMES) else f" {i}"), access_token=f"bench-token-{i}",
              timezone="Europe/Paris")
         for i in range(sizes.pages)
@@ -370,6 +372,28 @@ def load(sizes: Sizes, *, dsn: str | None = None, now: datetime | None = None) -
         sizes=sizes, now=now, page_ids=[p.pk for p in pages], meta_page_ids=[p.meta_page_id for p in pages],
         admin_id=admin.pk, agent_ids=[a.pk for a in agents], counts=counts,
         seconds=time.perf_counter() - started, phases=phases,
+    )
+
+
+def loaded_from_database() -> Loaded:
+    """What the last `load` left in the benchmark database, read back: for the
+    profiling aids (bench.explain, bench.profile) that run after a bench.
+    Its Pages are the loaded ones (not the end-to-end phases' own)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from inbox.models import Message, Page
+
+    User = get_user_model()
+    admin = User.objects.filter(username="bench-admin").first()
+    if admin is None:
+        raise SystemExit("the benchmark database is empty: run `make bench-quick` (or `make bench`) first")
+    pages = list(Page.objects.filter(meta_page_id__startswith=PAGE_ID_PREFIX).order_by("pk"))
+    return Loaded(
+        sizes=Sizes(messages=Message.objects.count()), now=timezone.now(), admin_id=admin.pk,
+        agent_ids=list(User.objects.filter(username__startswith="bench-agent-").order_by("pk")
+                       .values_list("pk", flat=True)),
+        page_ids=[p.pk for p in pages], meta_page_ids=[p.meta_page_id for p in pages],
     )
 
 

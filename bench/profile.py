@@ -25,27 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args(argv)
     env.configure()
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from inbox.models import Page
-
+    env.setup_django()
     from . import pages
-    from .load import Loaded, Sizes
+    from .load import loaded_from_database
 
-    User = get_user_model()
-    admin = User.objects.filter(username="bench-admin").first()
-    if admin is None:
-        raise SystemExit("bench.profile: the benchmark database is empty: run `make bench-quick` first")
-    page_list = list(Page.objects.order_by("pk"))
-    loaded = Loaded(
-        sizes=Sizes(messages=0), now=timezone.now(), admin_id=admin.pk,
-        agent_ids=list(User.objects.filter(username__startswith="bench-agent-").order_by("pk").values_list("pk", flat=True)),
-        page_ids=[p.pk for p in page_list], meta_page_ids=[p.meta_page_id for p in page_list],
-    )
+    loaded = loaded_from_database()
     scenario = pages.SCENARIOS[args.scenario]
     how, calls = scenario.build(loaded, pages.Context(loaded))
     for i in range(20):
