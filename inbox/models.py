@@ -339,6 +339,10 @@ class Message(models.Model):
             models.Index(
                 fields=["page", "timestamp"], condition=Q(direction="out"), name="msg_page_replies_time"
             ),
+            # The queue's search by text (selectors.queue): the newest matching
+            # messages, walked from the newest. On PostgreSQL a trigram index
+            # (migration 0007, msg_text_trgm) serves rare words.
+            models.Index(fields=["timestamp", "id"], name="msg_recent"),
             # Outbox sweep: replies whose send task was lost.
             models.Index(
                 fields=["send_status", "created_at"],

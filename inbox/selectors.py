@@ -25,9 +25,10 @@ from .models import (
 )
 
 QUEUE_PAGE_SIZE = 50
-# A search looks at this many matching messages at most: enough to find a
-# conversation by what was said, bounded so that a common word ("bonjour")
-# never scans a Page's whole history on a hot page.
+# A search looks at the newest matching messages, this many at most: enough
+# to find a conversation by what was said, bounded so that a common word
+# ("bonjour") never scans a Page's whole history on a hot page (indexes
+# msg_recent and, on PostgreSQL, msg_text_trgm).
 SEARCH_MESSAGE_LIMIT = 500
 # The conversation view shows the latest messages first and loads earlier
 # ones on demand: a contact who has written for years stays a fast page.
@@ -112,9 +113,13 @@ def queue(
         qs = qs.filter(
             Q(contact__name__icontains=search)
             | Q(
-                pk__in=Message.objects.filter(page__in=pages, text__icontains=search).values(
-                    "conversation_id"
-                )[:SEARCH_MESSAGE_LIMIT]
+                pk__in=Message.objects.filter(
+                    page__in=pages, conversation__status=status, text__icontains=search
+                )
+                # The newest matching messages, in this status, so that the
+                # same search finds the same conversations on every load.
+                .order_by("-timestamp", "-id")
+                .values("conversation_id")[:SEARCH_MESSAGE_LIMIT]
             )
         )
     if status == ConversationStatus.OPEN:

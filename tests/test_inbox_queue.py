@@ -152,6 +152,32 @@ def test_it_searches_contact_names_and_message_text(client, bob, page, deliver):
     assert order(response) == [] and "introuvable" in response.content.decode()
 
 
+def test_a_search_keeps_the_newest_matching_messages_of_the_status_shown(client, bob, page, deliver, monkeypatch):
+    # More matching messages than a search looks at: it must keep the same
+    # ones on every load, the newest, and only those of the status shown.
+    monkeypatch.setattr(selectors, "SEARCH_MESSAGE_LIMIT", 2)
+    oldest = customer_writes(deliver, page, "p1", "Et la livraison ?", seconds_ago=240)
+    middle = customer_writes(deliver, page, "p2", "Ma livraison est en retard", seconds_ago=180)
+    newest = customer_writes(deliver, page, "p3", "Livraison le samedi ?", seconds_ago=120)
+    done = customer_writes(deliver, page, "p4", "Merci pour la livraison", seconds_ago=60)
+    Conversation.objects.filter(pk=done.pk).update(status=ConversationStatus.DONE)
+    client.force_login(bob)
+    for _ in range(3):
+        assert set(order(client.get("/?q=livraison"))) == {middle.pk, newest.pk}
+    assert order(client.get("/?q=livraison&status=done")) == [done.pk]
+    assert oldest.pk in order(client.get("/?q=et la livraison"))
+
+
+def test_message_text_search_has_its_indexes_on_postgresql():
+    # msg_recent walks messages from the newest; the trigram index answers a
+    # rare word without reading them all (migration 0007).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'inbox_message'")
+        indexes = dict(cursor.fetchall())
+    assert "(\"timestamp\", id)" in indexes["msg_recent"]
+    assert "gin (upper(text) gin_trgm_ops)" in indexes["msg_text_trgm"]
+
+
 def test_it_paginates_with_a_keyset_cursor(client, bob, page, deliver, monkeypatch):
     monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 2)
     pks = [customer_writes(deliver, page, f"p{i}", "x", seconds_ago=200 - i * 10).pk for i in range(5)]
