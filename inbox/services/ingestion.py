@@ -198,6 +198,15 @@ def _private_conversation(
     return conversation
 
 
+def _private_thread_of(page: Page, contact_id: str) -> dict[str, object]:
+    """The lookup of a customer's private thread by their Meta id. The
+    contact's Page is named as well as the thread's: the contact is then
+    found through its unique (page, external_id) index. Without it PostgreSQL
+    read every contact of every Page (9 ms a message at 100 k contacts,
+    growing with them)."""
+    return {"page": page, "kind": ConversationKind.PRIVATE, "contact__page": page, "contact__external_id": contact_id}
+
+
 def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     """The customer's private conversation, row locked as `message_added`
     needs it: one query when the contact and the thread exist, as they do
@@ -205,7 +214,7 @@ def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     conversation = (
         Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact")
-        .filter(page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id)
+        .filter(**_private_thread_of(page, contact_id))
         .first()
     )
     if conversation is None:
@@ -319,9 +328,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
 
 
 def _apply_watermark(page: Page, contact_id: str, field: str, watermark: datetime) -> bool:
-    conversation = Conversation.objects.filter(
-        page=page, kind=ConversationKind.PRIVATE, contact__external_id=contact_id
-    ).first()
+    conversation = Conversation.objects.filter(**_private_thread_of(page, contact_id)).first()
     if conversation is None:
         return False
     current = getattr(conversation, field)
