@@ -116,6 +116,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+else:
+    # Parameters bound by the server, not quoted into the SQL by Python: a
+    # statement has the same text whatever its values, and psycopg prepares
+    # it from its fifth run on a connection, so PostgreSQL no longer parses
+    # and plans it each time. The worker runs ~14 statements per message:
+    # 10-20 % faster (bench, 1 M messages, in pairs). Django leaves both off
+    # for connection poolers: behind PgBouncer in transaction mode, use
+    # PgBouncer >= 1.21 with max_prepared_statements set (README).
+    # Options in DATABASE_URL's query string (sslmode…) are kept.
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 EMBEDDED = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

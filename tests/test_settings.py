@@ -91,3 +91,19 @@ def test_development_needs_no_configuration_at_all(tmp_path):
     engine, broker, embedded = result.stdout.split()
     assert (engine, embedded) == ("django.db.backends.sqlite3", "True")
     assert broker.startswith("filesystem://")
+
+
+@pytest.mark.django_db
+def test_postgresql_prepares_a_statement_the_worker_runs_again_and_again(page):
+    # Server-side binding: the same lookup has the same SQL text whatever its
+    # values, so psycopg prepares it and PostgreSQL stops planning it anew.
+    from django.db import connection
+
+    from inbox.models import Page
+
+    for meta_page_id in ("a", "b", "c", "d", "e", page.meta_page_id):
+        Page.objects.filter(meta_page_id=meta_page_id).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "inbox_page" WHERE "inbox_page"."meta_page_id" = $1' in sql for sql in prepared)
