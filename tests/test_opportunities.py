@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from inbox import simulation
 from inbox.models import (
     Channel,
     Conversation,
@@ -59,6 +62,37 @@ def test_it_makes_one_opportunity_of_a_burst(page, deliver):
     assert ro.status == "on_time"
     assert ro.starts_conversation is True
     assert ro.conversation.due_at is None
+
+
+def test_a_message_joining_an_open_burst_reads_neither_the_opportunities_nor_the_thread(page, deliver):
+    # The worker's cost per message must not grow with a burst (a customer
+    # writing line after line, or a flood): a customer message after the rest
+    # of a thread whose RO is open joins that RO, and nothing is recomputed.
+    pid = page.meta_page_id
+    deliver(meta.messaging(pid, meta.customer(pid, "p1", T0, "un")))
+
+    def process(second: int) -> list[str]:
+        body = simulation.encode(meta.messaging(pid, meta.customer(pid, "p1", T0 + timedelta(seconds=second), "encore")))
+        delivery, _ = ingestion.store_delivery(body=body)
+        with CaptureQueriesContext(connection) as queries:
+            assert ingestion.process_delivery(delivery_id=delivery.pk)
+        return [query["sql"] for query in queries.captured_queries]
+
+    second = process(10)
+    for later in range(20, 200, 10):
+        process(later)
+    twentieth = process(200)
+
+    assert len(twentieth) == len(second)
+    assert not any("inbox_responseopportunity" in sql for sql in twentieth)
+    assert summary() == [("un", None, None)]
+    assert Conversation.objects.get().due_at == T0 + timedelta(seconds=300)
+    # A late message stamped before the last one takes the full path and
+    # still joins the same RO; the first reply closes it.
+    process(5)
+    deliver(meta.messaging(pid, meta.echo(pid, "p1", T0 + timedelta(seconds=250), "réponse")))
+    assert summary() == [("un", "réponse", 250)]
+    assert Conversation.objects.get().due_at is None
 
 
 def test_it_closes_with_a_reply_processed_before_the_message_it_answers(page, deliver):

@@ -495,6 +495,13 @@ def message_added(
         )
     fields = ["updated_at"]
     if message.channel != Channel.NOTE:
+        joins_open_ro = (
+            since is None
+            and message.is_customer_message
+            and conversation.due_at is not None
+            and conversation.last_message_at is not None
+            and message.timestamp >= conversation.last_message_at
+        )
         if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
             conversation.last_message_at = message.timestamp
             conversation.preview = (message.text or _attachment_label(message))[:PREVIEW_LENGTH]
@@ -512,10 +519,17 @@ def message_added(
         ):
             conversation.last_page_reply_at = message.timestamp
             fields.append("last_page_reply_at")
-        # The deadline the ROs give is saved with the summary, in one UPDATE.
-        fields += opportunities.refresh(
-            conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
-        )
+        if joins_open_ro:
+            # The thread's RO is open (it has a deadline) and this customer
+            # message comes after every message it holds: it joins that RO,
+            # as a burst does (DOMAIN.md), and no RO or deadline changes. The
+            # ROs are not read again: that read grew with the burst.
+            opportunities.customer_joined_open_ro(conversation=conversation, at=message.timestamp)
+        else:
+            # The deadline the ROs give is saved with the summary, in one UPDATE.
+            fields += opportunities.refresh(
+                conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
+            )
     conversation.save(update_fields=fields)
     if message.is_customer_message:
         from . import away

@@ -129,6 +129,17 @@ def refresh(
     return fields
 
 
+def customer_joined_open_ro(*, conversation: Conversation, at: datetime, now: datetime | None = None) -> None:
+    """`refresh` for a customer message stamped `at` that the caller knows
+    joins the thread's open RO: the conversation has a deadline (so an RO is
+    open: `_deadline` is its only writer) and `at` is not before the thread's
+    latest message (so not before that RO's opening). The ROs come out the
+    same: `compute_opportunities` adds a customer message after an open RO's
+    opening to it and nothing else. Only the day of the event is marked, as
+    `refresh` marks it (a past day's rollup is recomputed by the beat)."""
+    rollups.mark_stale(page=conversation.page, kind=conversation.kind, instants={at}, now=now or timezone.now())
+
+
 def _stored_from(conversation: Conversation, since: datetime) -> tuple[datetime, list[ResponseOpportunity]]:
     """The stored RO that may contain `since` and every one opened after it,
     in one query; and `since`, moved back to an orphaned RO's opening.
