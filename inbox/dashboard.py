@@ -14,17 +14,19 @@ the replies (the agents table) are read only when asked for (`Window.replies`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, TextField
 from django.db.models import Window as Over
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import responsiveness as rules
@@ -56,6 +58,12 @@ REPLY_LIMIT = timedelta(days=7)
 RECENT_MISSES = 20
 DEPARTURES_SHOWN = 3
 
+# Parsed rollup days kept per process (`_parsed_rollup`): the four weeks of
+# each Page and kind an agency of 10 Pages looks at (10 x 2 kinds x ~30
+# days) fit. A day parsed whole holds ~25 kB (its text included), for the
+# trend only ~8 kB (1 M bench): at most ~25 MB, ~8 MB for the usual mix.
+ROLLUPS_KEPT = 1024
+
 _RO_FIELDS = ("opened_at", "clock_start", "closed_at", "starts_conversation", "responder_id")
 
 
@@ -85,17 +93,31 @@ class DayTally:
             self.settles_at = other.settles_at
 
     @classmethod
-    def from_rollup(cls, row: DailyRollup, *, trend_only: bool = False) -> DayTally:
-        """`trend_only`: only what the trend and the heatmap read (see
-        Tally.from_json): no calendar clocks, no replies."""
-        hours = tallies.Tally.from_json(row.tally.get("hours", {}), trend_only=trend_only)
+    def from_rollup(
+        cls, tally: Mapping[str, Any], replies: Mapping[str, list[int]], *, trend_only: bool = False
+    ) -> DayTally:
+        """A DailyRollup's `tally` and `replies`. `trend_only`: only what the
+        trend and the heatmap read (see Tally.from_json): no calendar clocks,
+        no replies."""
+        hours = tallies.Tally.from_json(tally.get("hours", {}), trend_only=trend_only)
         if trend_only:
             return cls(hours=hours)
         return cls(
             hours=hours,
-            calendar=tallies.Tally.from_json(row.tally.get("calendar", {})),
-            replies={int(pk): list(counts) for pk, counts in row.replies.items()},
+            calendar=tallies.Tally.from_json(tally.get("calendar", {})),
+            replies={int(pk): list(counts) for pk, counts in replies.items()},
         )
+
+
+@lru_cache(maxsize=ROLLUPS_KEPT)
+def _parsed_rollup(tally: str, replies: str, trend_only: bool) -> DayTally:
+    """A rollup's day, parsed once per process for each distinct stored text.
+
+    The key is the stored JSON itself (read as text), so a day computed again
+    is another key: nothing can be stale and nothing is invalidated. The
+    DayTally is shared by every request that reads the same day: read it,
+    never add to it (as read_days says)."""
+    return DayTally.from_rollup(json.loads(tally), json.loads(replies), trend_only=trend_only)
 
 
 def _ranges_q(field_name: str, ranges: Iterable[tuple[datetime, datetime]]) -> Q:
@@ -274,15 +296,17 @@ def read_days(
         return [{} for _ in spans]
     first = min(days.day(start.astimezone(days.zone)) for start, _ in filled)
     last = max(days.day((end - MICROSECOND).astimezone(days.zone)) for _, end in filled)
+    # The JSON is read as text: the key of the parsed days (`_parsed_rollup`),
+    # decoded only the first time this process sees it.
     usable = {
-        row.day: row
-        for row in DailyRollup.objects.filter(
+        day: (tally, replies)
+        for day, tally, replies in DailyRollup.objects.filter(
             page=page, kind=kind, day__gte=first, day__lte=last, stale=False,
             settles_at__isnull=True, timezone=tz, target_seconds=page.target_seconds(kind),
             # A tally computed after `now` may count as missed what was
             # still pending then (figures asked "as of" an earlier instant).
             computed_at__lte=now,
-        ).only("day", "tally", "replies")
+        ).values_list("day", Cast("tally", TextField()), Cast("replies", TextField()))
     }
     # A day read whole by any span is parsed whole, once.
     whole = {
@@ -303,7 +327,7 @@ def read_days(
                 break
             if day in usable and start <= day_start and day_end <= end:
                 if day not in parsed:
-                    parsed[day] = DayTally.from_rollup(usable[day], trend_only=day not in whole)
+                    parsed[day] = _parsed_rollup(*usable[day], trend_only=day not in whole)
                 out[day] = parsed[day]
             else:
                 raw.append((day, (max(start, day_start), min(end, day_end))))

@@ -311,6 +311,47 @@ def test_the_window_and_its_four_weeks_read_together_as_each_reads_alone(page, a
         same(raw[days], apart[days])
 
 
+def test_a_rollup_day_is_parsed_once_per_content_and_never_read_stale(page, alice):
+    from inbox.models import DailyRollup
+    from inbox.services.rollups import local_day
+
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=28, per_day=10)
+    dashboard._parsed_rollup.cache_clear()
+    first, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    parsed = dashboard._parsed_rollup.cache_info()
+    again, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+
+    # The second read parses nothing: every day it reads is a hit.
+    assert parsed.misses >= 20 and dashboard._parsed_rollup.cache_info().misses == parsed.misses
+    assert again.figures == first.figures
+    # A day computed again (here by hand, with the same computed_at) is
+    # another text, so another key: the figures follow at once.
+    row = DailyRollup.objects.get(page=page, kind="private", day=local_day(page.timezone, now) - timedelta(days=3))
+    row.tally["hours"]["on_time"] = row.tally["hours"].get("on_time", 0) + 1000
+    row.save()
+    changed, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    assert changed.figures.on_time == first.figures.on_time + 1000
+
+
+def test_the_heatmap_speaks_the_language_of_each_request(client, alice, page):
+    from django.utils import translation
+
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=28, per_day=10)
+    _, history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    with translation.override("fr"):
+        french = str(charts.heatmap(history.heatmap))
+    with translation.override("en"):
+        english = str(charts.heatmap(history.heatmap))
+    with translation.override("fr"):
+        assert str(charts.heatmap(history.heatmap)) == french
+
+    assert "lundi" in french and "Monday" not in french and "à traiter" in french
+    assert "Monday" in english and "lundi" not in english and "to answer" in english
+    assert english.count("<title>") == 7 * 24 and english.count('class="heat ') == 7 * 24
+
+
 # --- CSV export ---------------------------------------------------------------------
 
 
