@@ -15,7 +15,7 @@ the replies (the agents table) are read only when asked for (`Window.replies`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -24,8 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, TextField
-from django.db.models import Window as Over
+from django.db.models import Count, F, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -694,35 +693,39 @@ class SlaStatus:
         return f"{self.missed}.{self.at_risk}.{urgent}.{minutes}"
 
 
-def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
+def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] | None = None) -> SlaStatus:
     """Customers waiting past their deadline, or nearly, in the user's Pages.
 
     Read from the conversations' `due_at` (the open RO's deadline) on the
     queue's own partial index `conv_queue_open_due`, and judged against `now`,
     so the banner is right the moment a deadline passes, sweep or not.
+
+    `pages`: the user's Pages when the caller has read them already (the
+    dashboard, from the layout's memberships); otherwise they are read here.
     """
     now = now or timezone.now()
-    pages = pages_for(user)
-    # Each Page's own warning time, one condition per distinct value (plain
-    # comparisons, which SQLite evaluates too).
+    if pages is None:
+        pages = list(pages_for(user).only("pk", "at_risk_seconds"))
+    # Each Page's own warning time: one condition per distinct value, on the
+    # Page ids, so that counting needs no join.
+    by_warning: dict[int, list[int]] = {}
+    for page in pages:
+        by_warning.setdefault(page.at_risk_seconds, []).append(page.pk)
     warned = Q(due_at__lt=now)
-    for seconds in pages.order_by().values_list("at_risk_seconds", flat=True).distinct():
-        warned |= Q(page__at_risk_seconds=seconds, due_at__lte=now + timedelta(seconds=seconds))
+    for seconds, ids in sorted(by_warning.items()):
+        warned |= Q(page_id__in=ids, due_at__lte=now + timedelta(seconds=seconds))
     waiting = Conversation.objects.filter(
-        page__in=pages, status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
+        page_id__in=[page.pk for page in pages], status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
     ).filter(warned)
-    # The counts ride along with the most urgent row (window functions over
-    # all the waiting ones): one query, where an aggregate and a fetch were two.
-    most_urgent = (
-        waiting.select_related("contact", "page")
-        .annotate(
-            missed_count=Over(Count("pk", filter=Q(due_at__lt=now))),
-            waiting_count=Over(Count("pk")),
-        )
-        .order_by("due_at", "pk")
-        .first()
-    )
-    if most_urgent is None:
+    # Two narrow statements: the counts over the waiting conversations' index
+    # entries, then the most urgent one found among those entries alone and
+    # only then read whole, with its contact. (One statement with window
+    # counts joined every waiting conversation to its contact and carried
+    # whole rows into the window: 10 ms at 1,900 waiting, 1 M bench.)
+    counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), waiting=Count("pk"))
+    if not counts["waiting"]:
         return SlaStatus(missed=0, at_risk=0, most_urgent=None, now=now)
-    missed, total = most_urgent.missed_count, most_urgent.waiting_count  # type: ignore[attr-defined]
-    return SlaStatus(missed=missed, at_risk=total - missed, most_urgent=most_urgent, now=now)
+    first = waiting.order_by("due_at", "pk").values("pk")[:1]
+    most_urgent = Conversation.objects.select_related("contact", "page").filter(pk=Subquery(first)).first()
+    missed = counts["missed"]
+    return SlaStatus(missed=missed, at_risk=counts["waiting"] - missed, most_urgent=most_urgent, now=now)

@@ -29,7 +29,8 @@ from django_htmx.middleware import HtmxDetails
 
 from . import charts, dashboard
 from . import responsiveness as rules
-from .access import get_page_for_user, pages_for
+from .access import get_page_among, get_page_for_user, pages_for
+from .hours_selectors import HoursStatus
 from .models import ConversationKind, Page
 from .services import exports
 
@@ -80,16 +81,21 @@ def index(request: HttpRequest) -> HttpResponse:
     return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
-def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str, Any]:
+def _context(
+    request: HttpRequest, page: Page, kind: str, days: int, *, hours_status: HoursStatus, pages: list[Page]
+) -> dict[str, Any]:
     now = timezone.now()
     win, history = dashboard.window_and_history(page=page, kind=kind, days=days, now=now)
     trend_rows = charts.trend_rows(history.trend)
     misses = dashboard.recent_misses(win)
     return {
         "nav": "dashboard",
-        "sla": dashboard.sla_status(user=request.user, now=now),
+        # The layout's own (the context processor's is lazy and would read
+        # the same memberships again).
+        "hours_status": hours_status,
+        "sla": dashboard.sla_status(user=request.user, now=now, pages=pages),
         "page": page,
-        "pages": pages_for(request.user).order_by("name").only("pk", "name"),
+        "pages": pages,
         "kind": kind,
         "days": days,
         "window_choices": dashboard.WINDOW_CHOICES,
@@ -116,12 +122,16 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
 
 @login_required
 def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
-    page = get_page_for_user(request.user, pk=page_id)
+    # The user's Pages, read once for the access check, the Page selector, the
+    # SLA banner and the layout's topbar (its memberships, by Page name).
+    hours_status = HoursStatus(request.user)
+    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    page = get_page_among(pages, pk=page_id)
     kind, days = _window(request, page)
     if request.session.get(SESSION_PAGE) != page.pk:
         request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
-    return render(request, template, _context(request, page, kind, days))
+    return render(request, template, _context(request, page, kind, days, hours_status=hours_status, pages=pages))
 
 
 def _csv_cell(value: Any) -> Any:

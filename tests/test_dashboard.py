@@ -466,6 +466,51 @@ def test_the_dashboard_shows_the_banner_at_once(client, alice, page, deliver):
     assert "1 customer waiting past the deadline" in html
 
 
+def test_the_banner_judges_each_page_by_its_own_warning_time(alice, page, other_page, deliver):
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    other_page.at_risk_seconds = 600
+    other_page.save(update_fields=["at_risk_seconds"])
+    _waiting(page, deliver, "soon", 270)  # 30 s left: at risk on both
+    _waiting(page, deliver, "mid", 100)  # 200 s left: not yet with 60 s
+    _waiting(other_page, deliver, "mid-other", 100)  # 200 s left: at risk with 600 s
+    _waiting(other_page, deliver, "late-other", 400)
+
+    read_here = dashboard.sla_status(user=alice)
+    given = dashboard.sla_status(user=alice, pages=[page, other_page])
+
+    for sla in (read_here, given):
+        assert (sla.missed, sla.at_risk) == (1, 2)
+        assert sla.most_urgent.contact.external_id == "late-other"
+        assert sla.most_urgent.page == other_page
+    assert dashboard.sla_status(user=alice, pages=[page]).at_risk == 1
+
+
+def test_the_dashboard_reads_the_users_pages_once(client, alice, page, other_page, deliver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    _waiting(other_page, deliver, "late-other", 400)
+    client.force_login(alice)
+    client.get(url(page))
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # The layout's memberships serve the access check, the Page selector, the
+    # banner and the topbar: no other statement reads the Pages or memberships.
+    reading_pages = [q["sql"] for q in queries.captured_queries
+                     if 'FROM "inbox_page"' in q["sql"] or re.search(rf'"user_id" = {alice.pk}\b', q["sql"])]
+    assert len(reading_pages) == 1, reading_pages
+    assert "1 customer waiting past the deadline" in html
+    assert html.count('<option value="') == 2 + 2  # the two Pages, and the two languages
+    assert client.get(url(other_page)).status_code == 200
+
+
 def test_the_nav_links_to_the_dashboard(client, alice):
     client.force_login(alice)
 
