@@ -574,7 +574,7 @@ def agents(win: Window) -> list[AgentRow]:
 # Four weeks: the daily trend and the hour-of-week heatmap
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrendPoint:
     day: date
     opportunities: int

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from inbox import charts, dashboard
+from inbox import charts, dashboard, fragments
 from inbox.models import AuditLog, Conversation, ConversationStatus
 
 from . import ro_helpers as meta
@@ -162,6 +162,35 @@ def test_it_lists_misses_with_links_to_their_conversations(client, alice, page, 
     for ro in misses:
         assert f'href="/c/{ro.conversation_id}/"' in html
     assert "still waiting" in html and "16 min 40 s" in html
+
+
+def test_a_miss_line_follows_its_content_language_and_time_zone(client, alice, page, deliver):
+    from zoneinfo import ZoneInfo
+
+    pid = page.meta_page_id
+    opened = timezone.now() - timedelta(hours=2)
+    answer(page, deliver, "waiting", opened, None)
+    client.force_login(alice)
+
+    def line(language):
+        html = client.get(url(page), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        body = html[html.index('<table class="misses">'):]
+        return body[body.index("<tbody>"):body.index("</tbody>")]
+
+    fragments.cache_clear()
+    for _ in range(2):  # rendered, then from the cache
+        assert "still waiting" in line("en") and "attend toujours" in line("fr")
+    assert fragments.cache_info().hits
+    assert f"{opened.astimezone(ZoneInfo('Europe/Paris')):%H:%M}" in line("en")
+    # Answered from Meta's inbox: the same miss, another line.
+    deliver(meta.messaging(pid, meta.echo(pid, "waiting", opened + timedelta(seconds=1000))))
+    answered = line("en")
+    assert "still waiting" not in answered and "outside Réactif" in answered and "16 min 40 s" in answered
+    assert "hors de Réactif" in line("fr")
+    # Times read in the Page's zone, whatever was cached for another.
+    page.timezone = "America/New_York"
+    page.save(update_fields=["timezone"])
+    assert f"{opened.astimezone(ZoneInfo('America/New_York')):%H:%M}" in line("en")
 
 
 def test_it_shows_metas_figures_and_both_clocks(client, alice, nine_of_ten):
