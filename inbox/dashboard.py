@@ -62,6 +62,9 @@ DEPARTURES_SHOWN = 3
 # days) fit. A day parsed whole holds ~25 kB (its text included), for the
 # trend only ~8 kB (1 M bench): at most ~25 MB, ~8 MB for the usual mix.
 ROLLUPS_KEPT = 1024
+# Sums of rollup days kept per process (`_rolled_up_sum`): each Page and
+# kind's window (1, 7 or 30 days) and four weeks, which change at midnight.
+ROLLUP_SUMS_KEPT = 128
 
 _RO_FIELDS = ("opened_at", "clock_start", "closed_at", "starts_conversation", "responder_id")
 
@@ -117,6 +120,35 @@ def _parsed_rollup(tally: str, replies: str, trend_only: bool) -> DayTally:
     DayTally is shared by every request that reads the same day: read it,
     never add to it (as read_days says)."""
     return DayTally.from_rollup(json.loads(tally), json.loads(replies), trend_only=trend_only)
+
+
+class _SameDays(tuple[DayTally, ...]):
+    """Days' tallies as a cache key that matches the very same objects, not
+    equal ones: the rollup days are shared per stored content
+    (`_parsed_rollup`), so the same objects are the same settled days. The
+    cache entry holds the objects, so their ids cannot be reused meanwhile."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(tuple(map(id, self)))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _SameDays) and len(self) == len(other)
+            and all(mine is theirs for mine, theirs in zip(self, other, strict=True))
+        )
+
+
+@lru_cache(maxsize=ROLLUP_SUMS_KEPT)
+def _rolled_up_sum(days: _SameDays) -> DayTally:
+    """The sum of whole rollup days (a window's, or four weeks'), added up
+    once per process for each set of days; read it, never add to it."""
+    total = DayTally()
+    for tally in days:
+        total.hours.add(tally.hours)
+        total.calendar.add(tally.calendar)
+    return total
 
 
 def _ranges_q(field_name: str, ranges: Iterable[tuple[datetime, datetime]]) -> Q:
@@ -184,6 +216,7 @@ def _piece_tallies(
         .filter(_ranges_q("opened_at", ranges))
         .values_list(*_RO_FIELDS)
     )
+    at_risk, add = page.at_risk_seconds, tallies.add_opportunity
     for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
         local = opened_at.astimezone(days.zone)
         holders = [
@@ -192,20 +225,13 @@ def _piece_tallies(
         if not holders:
             continue
         facts = tallies.Facts(
-            opened_at=opened_at,
-            clock_start=clock_start,
-            closed_at=closed_at,
-            starts_conversation=starts_conversation,
-            responder_id=responder_id,
-            hour_of_week=local.weekday() * 24 + local.hour,
+            opened_at, clock_start, closed_at, starts_conversation, responder_id,
+            local.weekday() * 24 + local.hour,  # hour_of_week
         )
         settles = tallies.settles_at(facts, target_seconds=target)
         for holder in holders:
-            for tally, calendar in ((holder.hours, False), (holder.calendar, True)):
-                tallies.add_opportunity(
-                    tally, facts, now=now, target_seconds=target,
-                    at_risk_seconds=page.at_risk_seconds, calendar=calendar,
-                )
+            add(holder.hours, facts, now=now, target_seconds=target, at_risk_seconds=at_risk)
+            add(holder.calendar, facts, now=now, target_seconds=target, at_risk_seconds=at_risk, calendar=True)
             if settles and (holder.settles_at is None or settles > holder.settles_at):
                 holder.settles_at = settles
     if replies:
@@ -435,10 +461,12 @@ def _window_from(
     *, page: Page, kind: str, days: int, now: datetime, per_day: dict[date, DayTally]
 ) -> Window:
     span = _window_span(days, now)
-    total = DayTally()
+    rolled_up = _rolled_up_sum(_SameDays(tally for tally in per_day.values() if tally.piece is None))
+    total = DayTally(hours=rolled_up.hours.copy(), calendar=rolled_up.calendar.copy())
     for tally in per_day.values():
-        total.hours.add(tally.hours)
-        total.calendar.add(tally.calendar)
+        if tally.piece is not None:
+            total.hours.add(tally.hours)
+            total.calendar.add(tally.calendar)
     share = Fraction(page.target_share_permille, 1000)
 
     def figures(tally: tallies.Tally, calendar: bool) -> rules.Figures:
@@ -609,7 +637,17 @@ def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, D
     today = local_day(page.timezone, now)
     first = today - timedelta(days=days - 1)
     trend = []
-    cells = {hour: tallies.Cell() for hour in range(tallies.HOURS_PER_WEEK)}
+    # The hours of the rollup days, added up once (`_rolled_up_sum`); the
+    # days read raw (today, a stale or unsettled day) added to them here.
+    rolled_up = _rolled_up_sum(_SameDays(tally for tally in per_day.values() if tally.piece is None)).hours.hours
+    cells = {
+        hour: rolled_up[hour].copy() if hour in rolled_up else tallies.Cell()
+        for hour in range(tallies.HOURS_PER_WEEK)
+    }
+    for tally in per_day.values():
+        if tally.piece is not None:
+            for hour, cell in tally.hours.hours.items():
+                cells[hour].add(cell)
     for offset in range(days):
         day = first + timedelta(days=offset)
         tally = per_day.get(day, DayTally()).hours
@@ -617,8 +655,6 @@ def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, D
             day=day, opportunities=tally.opportunities, on_time=tally.on_time,
             median_seconds=tallies.rank_in_histogram(tally.seconds, rules.MEDIAN), is_today=day == today,
         ))
-        for hour, cell in tally.hours.items():
-            cells[hour].add(cell)
     heatmap = [[cells[weekday * 24 + hour] for hour in range(24)] for weekday in range(7)]
     return History(trend=trend, heatmap=heatmap, days=days)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import responsiveness as rules
 
@@ -50,6 +50,10 @@ class Cell:
         self.decided += other.decided
         self.on_time += other.on_time
         _add_counts(self.seconds, other.seconds)
+
+    def copy(self) -> Cell:
+        """A copy to add to, the original being shared."""
+        return Cell(decided=self.decided, on_time=self.on_time, seconds=dict(self.seconds))
 
     @property
     def missed(self) -> int:
@@ -106,6 +110,22 @@ class Tally:
             self.hours.setdefault(hour, Cell()).add(cell)
         for responder, tally in other.responders.items():
             self.responders.setdefault(responder, Tally()).add(tally)
+
+    def copy(self) -> Tally:
+        """A copy to add to, the original being shared (the same as adding
+        this to an empty Tally, at a fraction of the cost)."""
+        return Tally(
+            on_time=self.on_time,
+            missed=self.missed,
+            pending=self.pending,
+            at_risk=self.at_risk,
+            seconds=dict(self.seconds),
+            meta_counted=self.meta_counted,
+            meta_answered=self.meta_answered,
+            meta_seconds={second: list(bucket) for second, bucket in self.meta_seconds.items()},
+            hours={hour: cell.copy() for hour, cell in self.hours.items()},
+            responders={pk: tally.copy() for pk, tally in self.responders.items()},
+        )
 
     # -- storage (JSON keys are strings) -----------------------------------
 
@@ -175,9 +195,10 @@ def _keys_in(mapping: Mapping[str, int]) -> dict[int, int]:
 # One RO into a tally
 
 
-@dataclass(frozen=True)
-class Facts:
-    """One stored RO, as much as a tally needs of it."""
+class Facts(NamedTuple):
+    """One stored RO, as much as a tally needs of it (a named tuple: one is
+    built for every RO of the days read raw, at a third of a frozen
+    dataclass's cost)."""
 
     opened_at: datetime
     clock_start: datetime

@@ -347,13 +347,19 @@ def test_a_rollup_day_is_parsed_once_per_content_and_never_read_stale(page, alic
     now = timezone.now()
     seed_history(page, [alice], now=now, days=28, per_day=10)
     dashboard._parsed_rollup.cache_clear()
-    first, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    dashboard._rolled_up_sum.cache_clear()
+    first, first_history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
     parsed = dashboard._parsed_rollup.cache_info()
-    again, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    again, again_history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
 
-    # The second read parses nothing: every day it reads is a hit.
+    # The second read parses nothing: every day it reads is a hit, and the
+    # whole days of the window and of the four weeks are added up once.
     assert parsed.misses >= 20 and dashboard._parsed_rollup.cache_info().misses == parsed.misses
-    assert again.figures == first.figures
+    assert dashboard._rolled_up_sum.cache_info().hits == 2
+    # Today's ROs (read raw) are added to a copy: the shared sums stay as they were.
+    assert first.tally.hours.pending and again.figures == first.figures
+    assert (again.tally.hours, again.tally.calendar) == (first.tally.hours, first.tally.calendar)
+    assert again_history.heatmap == first_history.heatmap and again_history.trend == first_history.trend
     # A day computed again (here by hand, with the same computed_at) is
     # another text, so another key: the figures follow at once.
     row = DailyRollup.objects.get(page=page, kind="private", day=local_day(page.timezone, now) - timedelta(days=3))
