@@ -369,7 +369,7 @@ def test_a_rollup_day_is_parsed_once_per_content_and_never_read_stale(page, alic
     assert changed.figures.on_time == first.figures.on_time + 1000
 
 
-def test_the_heatmap_speaks_the_language_of_each_request(client, alice, page):
+def test_the_charts_speak_the_language_of_each_request(client, alice, page):
     from django.utils import translation
 
     now = timezone.now()
@@ -385,6 +385,18 @@ def test_the_heatmap_speaks_the_language_of_each_request(client, alice, page):
     assert "lundi" in french and "Monday" not in french and "à traiter" in french
     assert "Monday" in english and "lundi" not in english and "to answer" in english
     assert english.count("<title>") == 7 * 24 and english.count('class="heat ') == 7 * 24
+
+    # The trend's days and bars too: each language's words, each time.
+    def trend(language):
+        with translation.override(language):
+            rows = charts.trend_rows(history.trend)
+            return rows, str(charts.trend(rows, Fraction(9, 10)))
+
+    (fr_rows, fr_svg), (en_rows, en_svg), (fr_again, _) = trend("fr"), trend("en"), trend("fr")
+    monday = next(n for n, point in enumerate(history.trend) if point.day.weekday() == 0)
+    assert fr_rows[monday].day.startswith("lun") and en_rows[monday].day.startswith("Mon")
+    assert fr_again == fr_rows and "dans les temps" in fr_svg
+    assert "on time" in en_svg and "on time" not in fr_svg and en_svg.count("<title>") == 28
 
 
 # --- CSV export ---------------------------------------------------------------------
