@@ -425,12 +425,24 @@ class Window:
         saved replies]}. The rollups hold their days'; the days read raw are
         counted now, in one query, since only the agents table needs them."""
         out: dict[int, list[int]] = {}
-        raw = {tally.piece: DayTally() for tally in self.per_day.values() if tally.piece is not None}
+        for tally in self.per_day.values():
+            if tally.piece is None:
+                for pk, (count, unedited) in tally.replies.items():
+                    mine = out.setdefault(pk, [0, 0])
+                    mine[0] += count
+                    mine[1] += unedited
+        # The days read raw are disjoint pieces of the window, and only their
+        # sum is wanted: PostgreSQL counts them per author.
+        raw = [tally.piece for tally in self.per_day.values() if tally.piece is not None]
         if raw:
-            _add_replies(page=self.page, kind=self.kind, into=raw, days=_LocalDays(self.page.timezone))
-        rolled_up = [tally for tally in self.per_day.values() if tally.piece is None]
-        for tally in [*rolled_up, *raw.values()]:
-            for pk, (count, unedited) in tally.replies.items():
+            counted = (
+                _replies(page=self.page, kind=self.kind)
+                .filter(_ranges_q("timestamp", _merged(raw)))
+                .values("author_id")
+                .annotate(replies=Count("pk"), unedited=Count("pk", filter=Q(is_unedited_saved_reply=True)))
+                .values_list("author_id", "replies", "unedited")
+            )
+            for pk, count, unedited in counted:
                 mine = out.setdefault(pk, [0, 0])
                 mine[0] += count
                 mine[1] += unedited

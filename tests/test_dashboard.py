@@ -332,6 +332,14 @@ def test_the_window_and_its_four_weeks_read_together_as_each_reads_alone(page, a
     apart = read_apart()
     for days in (1, 7, 30):
         same(dashboard.window_and_history(page=page, kind=kind, days=days, now=now), apart[days])
+    # The replies of the days read raw are counted per author by the database.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert dashboard.window(page=page, kind=kind, days=7, now=now).replies == apart[7][0].replies
+    [counting] = [q["sql"] for q in queries.captured_queries if '"inbox_message"' in q["sql"]]
+    assert "GROUP BY" in counting and "COUNT(" in counting
     assert apart[7][0].figures.opportunities and apart[30][0].replies and any(p.opportunities for p in apart[7][1].trend)
     # And the rollups say what the ROs say.
     DailyRollup.objects.all().delete()
