@@ -656,9 +656,9 @@ def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, D
         hour: rolled_up[hour].copy() if hour in rolled_up else tallies.Cell()
         for hour in range(tallies.HOURS_PER_WEEK)
     }
-    for tally in per_day.values():
-        if tally.piece is not None:
-            for hour, cell in tally.hours.hours.items():
+    for raw in per_day.values():
+        if raw.piece is not None:
+            for hour, cell in raw.hours.hours.items():
                 cells[hour].add(cell)
     for offset in range(days):
         day = first + timedelta(days=offset)
