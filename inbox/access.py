@@ -3,6 +3,7 @@ else is a 404, in the UI and the API alike (DOMAIN.md "Member")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -25,6 +26,15 @@ def role_on(user: Any, page: Page) -> str | None:
 def get_page_for_user(user: Any, *, meta_page_id: str | None = None, pk: int | None = None) -> Page:
     lookup = {"meta_page_id": meta_page_id} if meta_page_id is not None else {"pk": pk}
     return get_object_or_404(pages_for(user), **lookup)
+
+
+def get_page_among(pages: Iterable[Page], *, pk: int) -> Page:
+    """`get_page_for_user` when the user's Pages are already read (the
+    layout's memberships, HoursStatus.pages): one of them, or a 404."""
+    for page in pages:
+        if page.pk == pk:
+            return page
+    raise Http404("not a member of this Page")
 
 
 def get_admin_page_for_user(user: Any, *, pk: int) -> Page:

@@ -14,17 +14,18 @@ the replies (the agents table) are read only when asked for (`Window.replies`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models import Window as Over
+from django.db.models import Count, F, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import responsiveness as rules
@@ -56,6 +57,15 @@ REPLY_LIMIT = timedelta(days=7)
 RECENT_MISSES = 20
 DEPARTURES_SHOWN = 3
 
+# Parsed rollup days kept per process (`_parsed_rollup`): the four weeks of
+# each Page and kind an agency of 10 Pages looks at (10 x 2 kinds x ~30
+# days) fit. A day parsed whole holds ~25 kB (its text included), for the
+# trend only ~8 kB (1 M bench): at most ~25 MB, ~8 MB for the usual mix.
+ROLLUPS_KEPT = 1024
+# Sums of rollup days kept per process (`_rolled_up_sum`): each Page and
+# kind's window (1, 7 or 30 days) and four weeks, which change at midnight.
+ROLLUP_SUMS_KEPT = 128
+
 _RO_FIELDS = ("opened_at", "clock_start", "closed_at", "starts_conversation", "responder_id")
 
 
@@ -85,17 +95,60 @@ class DayTally:
             self.settles_at = other.settles_at
 
     @classmethod
-    def from_rollup(cls, row: DailyRollup, *, trend_only: bool = False) -> DayTally:
-        """`trend_only`: only what the trend and the heatmap read (see
-        Tally.from_json): no calendar clocks, no replies."""
-        hours = tallies.Tally.from_json(row.tally.get("hours", {}), trend_only=trend_only)
+    def from_rollup(
+        cls, tally: Mapping[str, Any], replies: Mapping[str, list[int]], *, trend_only: bool = False
+    ) -> DayTally:
+        """A DailyRollup's `tally` and `replies`. `trend_only`: only what the
+        trend and the heatmap read (see Tally.from_json): no calendar clocks,
+        no replies."""
+        hours = tallies.Tally.from_json(tally.get("hours", {}), trend_only=trend_only)
         if trend_only:
             return cls(hours=hours)
         return cls(
             hours=hours,
-            calendar=tallies.Tally.from_json(row.tally.get("calendar", {})),
-            replies={int(pk): list(counts) for pk, counts in row.replies.items()},
+            calendar=tallies.Tally.from_json(tally.get("calendar", {})),
+            replies={int(pk): list(counts) for pk, counts in replies.items()},
         )
+
+
+@lru_cache(maxsize=ROLLUPS_KEPT)
+def _parsed_rollup(tally: str, replies: str, trend_only: bool) -> DayTally:
+    """A rollup's day, parsed once per process for each distinct stored text.
+
+    The key is the stored JSON itself (read as text), so a day computed again
+    is another key: nothing can be stale and nothing is invalidated. The
+    DayTally is shared by every request that reads the same day: read it,
+    never add to it (as read_days says)."""
+    return DayTally.from_rollup(json.loads(tally), json.loads(replies), trend_only=trend_only)
+
+
+class _SameDays(tuple[DayTally, ...]):
+    """Days' tallies as a cache key that matches the very same objects, not
+    equal ones: the rollup days are shared per stored content
+    (`_parsed_rollup`), so the same objects are the same settled days. The
+    cache entry holds the objects, so their ids cannot be reused meanwhile."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(tuple(map(id, self)))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _SameDays) and len(self) == len(other)
+            and all(mine is theirs for mine, theirs in zip(self, other, strict=True))
+        )
+
+
+@lru_cache(maxsize=ROLLUP_SUMS_KEPT)
+def _rolled_up_sum(days: _SameDays) -> DayTally:
+    """The sum of whole rollup days (a window's, or four weeks'), added up
+    once per process for each set of days; read it, never add to it."""
+    total = DayTally()
+    for tally in days:
+        total.hours.add(tally.hours)
+        total.calendar.add(tally.calendar)
+    return total
 
 
 def _ranges_q(field_name: str, ranges: Iterable[tuple[datetime, datetime]]) -> Q:
@@ -163,6 +216,7 @@ def _piece_tallies(
         .filter(_ranges_q("opened_at", ranges))
         .values_list(*_RO_FIELDS)
     )
+    at_risk, add = page.at_risk_seconds, tallies.add_opportunity
     for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
         local = opened_at.astimezone(days.zone)
         holders = [
@@ -171,20 +225,13 @@ def _piece_tallies(
         if not holders:
             continue
         facts = tallies.Facts(
-            opened_at=opened_at,
-            clock_start=clock_start,
-            closed_at=closed_at,
-            starts_conversation=starts_conversation,
-            responder_id=responder_id,
-            hour_of_week=local.weekday() * 24 + local.hour,
+            opened_at, clock_start, closed_at, starts_conversation, responder_id,
+            local.weekday() * 24 + local.hour,  # hour_of_week
         )
         settles = tallies.settles_at(facts, target_seconds=target)
         for holder in holders:
-            for tally, calendar in ((holder.hours, False), (holder.calendar, True)):
-                tallies.add_opportunity(
-                    tally, facts, now=now, target_seconds=target,
-                    at_risk_seconds=page.at_risk_seconds, calendar=calendar,
-                )
+            add(holder.hours, facts, now=now, target_seconds=target, at_risk_seconds=at_risk)
+            add(holder.calendar, facts, now=now, target_seconds=target, at_risk_seconds=at_risk, calendar=True)
             if settles and (holder.settles_at is None or settles > holder.settles_at):
                 holder.settles_at = settles
     if replies:
@@ -274,15 +321,17 @@ def read_days(
         return [{} for _ in spans]
     first = min(days.day(start.astimezone(days.zone)) for start, _ in filled)
     last = max(days.day((end - MICROSECOND).astimezone(days.zone)) for _, end in filled)
+    # The JSON is read as text: the key of the parsed days (`_parsed_rollup`),
+    # decoded only the first time this process sees it.
     usable = {
-        row.day: row
-        for row in DailyRollup.objects.filter(
+        day: (tally, replies)
+        for day, tally, replies in DailyRollup.objects.filter(
             page=page, kind=kind, day__gte=first, day__lte=last, stale=False,
             settles_at__isnull=True, timezone=tz, target_seconds=page.target_seconds(kind),
             # A tally computed after `now` may count as missed what was
             # still pending then (figures asked "as of" an earlier instant).
             computed_at__lte=now,
-        ).only("day", "tally", "replies")
+        ).values_list("day", Cast("tally", TextField()), Cast("replies", TextField()))
     }
     # A day read whole by any span is parsed whole, once.
     whole = {
@@ -303,7 +352,7 @@ def read_days(
                 break
             if day in usable and start <= day_start and day_end <= end:
                 if day not in parsed:
-                    parsed[day] = DayTally.from_rollup(usable[day], trend_only=day not in whole)
+                    parsed[day] = _parsed_rollup(*usable[day], trend_only=day not in whole)
                 out[day] = parsed[day]
             else:
                 raw.append((day, (max(start, day_start), min(end, day_end))))
@@ -376,12 +425,24 @@ class Window:
         saved replies]}. The rollups hold their days'; the days read raw are
         counted now, in one query, since only the agents table needs them."""
         out: dict[int, list[int]] = {}
-        raw = {tally.piece: DayTally() for tally in self.per_day.values() if tally.piece is not None}
+        for tally in self.per_day.values():
+            if tally.piece is None:
+                for pk, (count, unedited) in tally.replies.items():
+                    mine = out.setdefault(pk, [0, 0])
+                    mine[0] += count
+                    mine[1] += unedited
+        # The days read raw are disjoint pieces of the window, and only their
+        # sum is wanted: PostgreSQL counts them per author.
+        raw = [tally.piece for tally in self.per_day.values() if tally.piece is not None]
         if raw:
-            _add_replies(page=self.page, kind=self.kind, into=raw, days=_LocalDays(self.page.timezone))
-        rolled_up = [tally for tally in self.per_day.values() if tally.piece is None]
-        for tally in [*rolled_up, *raw.values()]:
-            for pk, (count, unedited) in tally.replies.items():
+            counted = (
+                _replies(page=self.page, kind=self.kind)
+                .filter(_ranges_q("timestamp", _merged(raw)))
+                .values("author_id")
+                .annotate(replies=Count("pk"), unedited=Count("pk", filter=Q(is_unedited_saved_reply=True)))
+                .values_list("author_id", "replies", "unedited")
+            )
+            for pk, count, unedited in counted:
                 mine = out.setdefault(pk, [0, 0])
                 mine[0] += count
                 mine[1] += unedited
@@ -412,10 +473,12 @@ def _window_from(
     *, page: Page, kind: str, days: int, now: datetime, per_day: dict[date, DayTally]
 ) -> Window:
     span = _window_span(days, now)
-    total = DayTally()
+    rolled_up = _rolled_up_sum(_SameDays(tally for tally in per_day.values() if tally.piece is None))
+    total = DayTally(hours=rolled_up.hours.copy(), calendar=rolled_up.calendar.copy())
     for tally in per_day.values():
-        total.hours.add(tally.hours)
-        total.calendar.add(tally.calendar)
+        if tally.piece is not None:
+            total.hours.add(tally.hours)
+            total.calendar.add(tally.calendar)
     share = Fraction(page.target_share_permille, 1000)
 
     def figures(tally: tallies.Tally, calendar: bool) -> rules.Figures:
@@ -551,7 +614,7 @@ def agents(win: Window) -> list[AgentRow]:
 # Four weeks: the daily trend and the hour-of-week heatmap
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrendPoint:
     day: date
     opportunities: int
@@ -586,7 +649,17 @@ def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, D
     today = local_day(page.timezone, now)
     first = today - timedelta(days=days - 1)
     trend = []
-    cells = {hour: tallies.Cell() for hour in range(tallies.HOURS_PER_WEEK)}
+    # The hours of the rollup days, added up once (`_rolled_up_sum`); the
+    # days read raw (today, a stale or unsettled day) added to them here.
+    rolled_up = _rolled_up_sum(_SameDays(tally for tally in per_day.values() if tally.piece is None)).hours.hours
+    cells = {
+        hour: rolled_up[hour].copy() if hour in rolled_up else tallies.Cell()
+        for hour in range(tallies.HOURS_PER_WEEK)
+    }
+    for raw in per_day.values():
+        if raw.piece is not None:
+            for hour, cell in raw.hours.hours.items():
+                cells[hour].add(cell)
     for offset in range(days):
         day = first + timedelta(days=offset)
         tally = per_day.get(day, DayTally()).hours
@@ -594,8 +667,6 @@ def _history_from(*, page: Page, now: datetime, days: int, per_day: dict[date, D
             day=day, opportunities=tally.opportunities, on_time=tally.on_time,
             median_seconds=tallies.rank_in_histogram(tally.seconds, rules.MEDIAN), is_today=day == today,
         ))
-        for hour, cell in tally.hours.items():
-            cells[hour].add(cell)
     heatmap = [[cells[weekday * 24 + hour] for hour in range(24)] for weekday in range(7)]
     return History(trend=trend, heatmap=heatmap, days=days)
 
@@ -670,35 +741,41 @@ class SlaStatus:
         return f"{self.missed}.{self.at_risk}.{urgent}.{minutes}"
 
 
-def sla_status(*, user: Any, now: datetime | None = None) -> SlaStatus:
+def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] | None = None) -> SlaStatus:
     """Customers waiting past their deadline, or nearly, in the user's Pages.
 
     Read from the conversations' `due_at` (the open RO's deadline) on the
     queue's own partial index `conv_queue_open_due`, and judged against `now`,
     so the banner is right the moment a deadline passes, sweep or not.
+
+    `pages`: the user's Pages when the caller has read them already (the
+    dashboard, from the layout's memberships); otherwise they are read here.
     """
     now = now or timezone.now()
-    pages = pages_for(user)
-    # Each Page's own warning time, one condition per distinct value (plain
-    # comparisons, which SQLite evaluates too).
+    if pages is None:
+        pages = list(pages_for(user).only("pk", "at_risk_seconds"))
+    # Each Page's own warning time: one condition per distinct value, on the
+    # Page ids, so that counting needs no join.
+    by_warning: dict[int, list[int]] = {}
+    for page in pages:
+        by_warning.setdefault(page.at_risk_seconds, []).append(page.pk)
     warned = Q(due_at__lt=now)
-    for seconds in pages.order_by().values_list("at_risk_seconds", flat=True).distinct():
-        warned |= Q(page__at_risk_seconds=seconds, due_at__lte=now + timedelta(seconds=seconds))
+    if len(by_warning) == 1:  # the usual case: one condition says it all
+        warned = Q(due_at__lte=now + timedelta(seconds=next(iter(by_warning))))
+    for seconds, ids in sorted(by_warning.items()) if len(by_warning) > 1 else ():
+        warned |= Q(page_id__in=ids, due_at__lte=now + timedelta(seconds=seconds))
     waiting = Conversation.objects.filter(
-        page__in=pages, status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
+        page_id__in=[page.pk for page in pages], status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
     ).filter(warned)
-    # The counts ride along with the most urgent row (window functions over
-    # all the waiting ones): one query, where an aggregate and a fetch were two.
-    most_urgent = (
-        waiting.select_related("contact", "page")
-        .annotate(
-            missed_count=Over(Count("pk", filter=Q(due_at__lt=now))),
-            waiting_count=Over(Count("pk")),
-        )
-        .order_by("due_at", "pk")
-        .first()
-    )
-    if most_urgent is None:
+    # Two narrow statements: the counts over the waiting conversations' index
+    # entries, then the most urgent one found among those entries alone and
+    # only then read whole, with its contact. (One statement with window
+    # counts joined every waiting conversation to its contact and carried
+    # whole rows into the window: 10 ms at 1,900 waiting, 1 M bench.)
+    counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), waiting=Count("pk"))
+    if not counts["waiting"]:
         return SlaStatus(missed=0, at_risk=0, most_urgent=None, now=now)
-    missed, total = most_urgent.missed_count, most_urgent.waiting_count  # type: ignore[attr-defined]
-    return SlaStatus(missed=missed, at_risk=total - missed, most_urgent=most_urgent, now=now)
+    first = waiting.order_by("due_at", "pk").values("pk")[:1]
+    most_urgent = Conversation.objects.select_related("contact", "page").filter(pk=Subquery(first)).first()
+    missed = counts["missed"]
+    return SlaStatus(missed=missed, at_risk=counts["waiting"] - missed, most_urgent=most_urgent, now=now)

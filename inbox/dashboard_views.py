@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,15 +23,17 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from . import charts, dashboard
+from . import charts, dashboard, fragments
 from . import responsiveness as rules
-from .access import get_page_for_user, pages_for
-from .models import ConversationKind, Page
+from .access import get_page_among, get_page_for_user, pages_for
+from .hours_selectors import HoursStatus
+from .models import ConversationKind, Page, ResponseOpportunity
 from .services import exports
 
 # The dashboard remembers the last Page looked at, per session.
@@ -80,16 +83,61 @@ def index(request: HttpRequest) -> HttpResponse:
     return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
-def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MissRow:
+    """One line of the latest misses: every value its template reads, so the
+    line is its own cache key (inbox.fragments)."""
+
+    opened_at: datetime
+    while_closed: bool  # the clock started at the next opening
+    customer: str
+    response_seconds: int | None
+    answered_by: str  # the agent who closed it in Réactif, or ""
+    closed: bool
+    conversation_id: int
+
+
+def _miss_rows(misses: list[ResponseOpportunity], zone: str) -> list[SafeString]:
+    """The misses' lines, each rendered once per distinct content, language
+    and time zone (their times read in the Page's zone)."""
+    rows = []
+    with timezone.override(zone):
+        for ro in misses:
+            contact, responder = ro.conversation.contact, ro.responder
+            row = MissRow(
+                opened_at=ro.opened_at,
+                while_closed=ro.clock_start > ro.opened_at,
+                customer=contact.display_name if contact else "",
+                response_seconds=ro.response_seconds,
+                answered_by=(responder.get_full_name() or responder.get_username()) if responder else "",
+                closed=ro.closed_at is not None,
+                conversation_id=ro.conversation_id,
+            )
+            rows.append(fragments.fill(fragments.render("dashboard/page.html#miss", row=row)))
+    return rows
+
+
+def _trend_table(rows: list[charts.TrendRow]) -> list[SafeString]:
+    """The trend's table, newest day first, each day's line rendered once per
+    distinct content and language (past days' lines come back unchanged)."""
+    return [fragments.fill(fragments.render("dashboard/page.html#trend_day", row=row)) for row in reversed(rows)]
+
+
+def _context(
+    request: HttpRequest, page: Page, kind: str, days: int, *, hours_status: HoursStatus, pages: list[Page]
+) -> dict[str, Any]:
     now = timezone.now()
     win, history = dashboard.window_and_history(page=page, kind=kind, days=days, now=now)
     trend_rows = charts.trend_rows(history.trend)
     misses = dashboard.recent_misses(win)
     return {
         "nav": "dashboard",
-        "sla": dashboard.sla_status(user=request.user, now=now),
+        # The layout's own (the context processor's is lazy and would read
+        # the same memberships again).
+        "hours_status": hours_status,
+        "sla": dashboard.sla_status(user=request.user, now=now, pages=pages),
         "page": page,
-        "pages": pages_for(request.user).order_by("name").only("pk", "name"),
+        "pages": pages,
         "kind": kind,
         "days": days,
         "window_choices": dashboard.WINDOW_CHOICES,
@@ -100,10 +148,12 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
         "standing": win.standing,
         "agents": dashboard.agents(win),
         "misses": misses,
+        "miss_rows": _miss_rows(misses, page.timezone),
         "departures": dashboard.departures(win, misses=misses),
         "history": history,
         "gauge_svg": charts.gauge(win.figures.share_on_time, win.target_share),
         "trend_rows": trend_rows,
+        "trend_table": _trend_table(trend_rows),
         "trend_svg": charts.trend(trend_rows, win.target_share),
         "heatmap_svg": charts.heatmap(history.heatmap),
         "heat_legend": charts.legend_items(),
@@ -116,12 +166,16 @@ def _context(request: HttpRequest, page: Page, kind: str, days: int) -> dict[str
 
 @login_required
 def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
-    page = get_page_for_user(request.user, pk=page_id)
+    # The user's Pages, read once for the access check, the Page selector, the
+    # SLA banner and the layout's topbar (its memberships, by Page name).
+    hours_status = HoursStatus(request.user)
+    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    page = get_page_among(pages, pk=page_id)
     kind, days = _window(request, page)
     if request.session.get(SESSION_PAGE) != page.pk:
         request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
-    return render(request, template, _context(request, page, kind, days))
+    return render(request, template, _context(request, page, kind, days, hours_status=hours_status, pages=pages))
 
 
 def _csv_cell(value: Any) -> Any:

@@ -78,9 +78,7 @@ class Opportunity:
 
     def response_time(self) -> timedelta | None:
         """Exact close - clock start, 0 if the reply came before the clock started."""
-        if self.closed_at is None:
-            return None
-        return max(timedelta(0), self.closed_at - self.clock_start)
+        return response_time_between(self.clock_start, self.closed_at)
 
     def response_seconds(self) -> int | None:
         """The response time in whole seconds, rounded DOWN (floor); None while open.
@@ -99,11 +97,27 @@ class Opportunity:
         return self.clock_start + timedelta(seconds=target_seconds)
 
     def status(self, now: datetime, target_seconds: int) -> Status:
-        response_time = self.response_time()
-        if response_time is not None:
-            return "on_time" if response_time <= timedelta(seconds=target_seconds) else "missed"
-        # Open: missed only strictly after the due instant; exactly at it, still pending.
-        return "missed" if now > self.due_at(target_seconds) else "pending"
+        return status_at(now, clock_start=self.clock_start, closed_at=self.closed_at, target_seconds=target_seconds)
+
+
+# The rules of one RO on its bare instants: Opportunity's methods, and the
+# tallies, which apply them to every RO of the days read raw without building
+# an Opportunity for each.
+
+
+def response_time_between(clock_start: datetime, closed_at: datetime | None) -> timedelta | None:
+    """Exact close - clock start, 0 if the reply came before the clock started."""
+    if closed_at is None:
+        return None
+    return max(timedelta(0), closed_at - clock_start)
+
+
+def status_at(now: datetime, *, clock_start: datetime, closed_at: datetime | None, target_seconds: int) -> Status:
+    response_time = response_time_between(clock_start, closed_at)
+    if response_time is not None:
+        return "on_time" if response_time <= timedelta(seconds=target_seconds) else "missed"
+    # Open: missed only strictly after the due instant; exactly at it, still pending.
+    return "missed" if now > clock_start + timedelta(seconds=target_seconds) else "pending"
 
 
 def _order(event: ThreadEvent) -> tuple[datetime, int, str, str]:

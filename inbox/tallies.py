@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import responsiveness as rules
 
@@ -50,6 +50,10 @@ class Cell:
         self.decided += other.decided
         self.on_time += other.on_time
         _add_counts(self.seconds, other.seconds)
+
+    def copy(self) -> Cell:
+        """A copy to add to, the original being shared."""
+        return Cell(decided=self.decided, on_time=self.on_time, seconds=dict(self.seconds))
 
     @property
     def missed(self) -> int:
@@ -106,6 +110,22 @@ class Tally:
             self.hours.setdefault(hour, Cell()).add(cell)
         for responder, tally in other.responders.items():
             self.responders.setdefault(responder, Tally()).add(tally)
+
+    def copy(self) -> Tally:
+        """A copy to add to, the original being shared (the same as adding
+        this to an empty Tally, at a fraction of the cost)."""
+        return Tally(
+            on_time=self.on_time,
+            missed=self.missed,
+            pending=self.pending,
+            at_risk=self.at_risk,
+            seconds=dict(self.seconds),
+            meta_counted=self.meta_counted,
+            meta_answered=self.meta_answered,
+            meta_seconds={second: list(bucket) for second, bucket in self.meta_seconds.items()},
+            hours={hour: cell.copy() for hour, cell in self.hours.items()},
+            responders={pk: tally.copy() for pk, tally in self.responders.items()},
+        )
 
     # -- storage (JSON keys are strings) -----------------------------------
 
@@ -175,9 +195,10 @@ def _keys_in(mapping: Mapping[str, int]) -> dict[int, int]:
 # One RO into a tally
 
 
-@dataclass(frozen=True)
-class Facts:
-    """One stored RO, as much as a tally needs of it."""
+class Facts(NamedTuple):
+    """One stored RO, as much as a tally needs of it (a named tuple: one is
+    built for every RO of the days read raw, at a third of a frozen
+    dataclass's cost)."""
 
     opened_at: datetime
     clock_start: datetime
@@ -208,12 +229,15 @@ def add_opportunity(
     at_risk_seconds: int,
     calendar: bool = False,
 ) -> None:
-    """Count one RO opened in the window, exactly as `compute_figures` does."""
-    ro = facts.as_opportunity(calendar=calendar)
-    status = ro.status(now, target_seconds)
+    """Count one RO opened in the window, exactly as `compute_figures` does.
+
+    The rules are applied to the instants themselves (as_opportunity's RO,
+    without building it: this runs twice for every RO of the days read raw)."""
+    clock_start = facts.opened_at if calendar else facts.clock_start
+    status = rules.status_at(now, clock_start=clock_start, closed_at=facts.closed_at, target_seconds=target_seconds)
     if status == "pending":
         tally.pending += 1
-        if ro.due_at(target_seconds) - now <= timedelta(seconds=at_risk_seconds):
+        if clock_start + timedelta(seconds=target_seconds) - now <= timedelta(seconds=at_risk_seconds):
             tally.at_risk += 1
         return
     on_time = status == "on_time"
@@ -221,7 +245,7 @@ def add_opportunity(
         tally.on_time += 1
     else:
         tally.missed += 1
-    response = ro.response_time()
+    response = rules.response_time_between(clock_start, facts.closed_at)
     second = None if response is None else response // rules.ONE_SECOND
     if second is not None:
         tally.seconds[second] = tally.seconds.get(second, 0) + 1
@@ -243,9 +267,9 @@ def add_opportunity(
 
     # Meta's figures (see rules._meta_figures): decided conversation starts,
     # leaving out open ones whose clock started under 24 h ago.
-    if not ro.starts_conversation:
+    if not facts.starts_conversation:
         return
-    if response is None and now - ro.clock_start < rules.META_ANSWER_WITHIN:
+    if response is None and now - clock_start < rules.META_ANSWER_WITHIN:
         return
     tally.meta_counted += 1
     if response is not None and response <= rules.META_ANSWER_WITHIN:

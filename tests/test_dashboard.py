@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from inbox import charts, dashboard
+from inbox import charts, dashboard, fragments
 from inbox.models import AuditLog, Conversation, ConversationStatus
 
 from . import ro_helpers as meta
@@ -164,6 +164,35 @@ def test_it_lists_misses_with_links_to_their_conversations(client, alice, page, 
     assert "still waiting" in html and "16 min 40 s" in html
 
 
+def test_a_miss_line_follows_its_content_language_and_time_zone(client, alice, page, deliver):
+    from zoneinfo import ZoneInfo
+
+    pid = page.meta_page_id
+    opened = timezone.now() - timedelta(hours=2)
+    answer(page, deliver, "waiting", opened, None)
+    client.force_login(alice)
+
+    def line(language):
+        html = client.get(url(page), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        body = html[html.index('<table class="misses">'):]
+        return body[body.index("<tbody>"):body.index("</tbody>")]
+
+    fragments.cache_clear()
+    for _ in range(2):  # rendered, then from the cache
+        assert "still waiting" in line("en") and "attend toujours" in line("fr")
+    assert fragments.cache_info().hits
+    assert f"{opened.astimezone(ZoneInfo('Europe/Paris')):%H:%M}" in line("en")
+    # Answered from Meta's inbox: the same miss, another line.
+    deliver(meta.messaging(pid, meta.echo(pid, "waiting", opened + timedelta(seconds=1000))))
+    answered = line("en")
+    assert "still waiting" not in answered and "outside Réactif" in answered and "16 min 40 s" in answered
+    assert "hors de Réactif" in line("fr")
+    # Times read in the Page's zone, whatever was cached for another.
+    page.timezone = "America/New_York"
+    page.save(update_fields=["timezone"])
+    assert f"{opened.astimezone(ZoneInfo('America/New_York')):%H:%M}" in line("en")
+
+
 def test_it_shows_metas_figures_and_both_clocks(client, alice, nine_of_ten):
     client.force_login(alice)
 
@@ -303,12 +332,79 @@ def test_the_window_and_its_four_weeks_read_together_as_each_reads_alone(page, a
     apart = read_apart()
     for days in (1, 7, 30):
         same(dashboard.window_and_history(page=page, kind=kind, days=days, now=now), apart[days])
+    # The replies of the days read raw are counted per author by the database.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert dashboard.window(page=page, kind=kind, days=7, now=now).replies == apart[7][0].replies
+    [counting] = [q["sql"] for q in queries.captured_queries if '"inbox_message"' in q["sql"]]
+    assert "GROUP BY" in counting and "COUNT(" in counting
     assert apart[7][0].figures.opportunities and apart[30][0].replies and any(p.opportunities for p in apart[7][1].trend)
     # And the rollups say what the ROs say.
     DailyRollup.objects.all().delete()
     raw = read_apart()
     for days in (1, 7, 30):
         same(raw[days], apart[days])
+
+
+def test_a_rollup_day_is_parsed_once_per_content_and_never_read_stale(page, alice):
+    from inbox.models import DailyRollup
+    from inbox.services.rollups import local_day
+
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=28, per_day=10)
+    dashboard._parsed_rollup.cache_clear()
+    dashboard._rolled_up_sum.cache_clear()
+    first, first_history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    parsed = dashboard._parsed_rollup.cache_info()
+    again, again_history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+
+    # The second read parses nothing: every day it reads is a hit, and the
+    # whole days of the window and of the four weeks are added up once.
+    assert parsed.misses >= 20 and dashboard._parsed_rollup.cache_info().misses == parsed.misses
+    assert dashboard._rolled_up_sum.cache_info().hits == 2
+    # Today's ROs (read raw) are added to a copy: the shared sums stay as they were.
+    assert first.tally.hours.pending and again.figures == first.figures
+    assert (again.tally.hours, again.tally.calendar) == (first.tally.hours, first.tally.calendar)
+    assert again_history.heatmap == first_history.heatmap and again_history.trend == first_history.trend
+    # A day computed again (here by hand, with the same computed_at) is
+    # another text, so another key: the figures follow at once.
+    row = DailyRollup.objects.get(page=page, kind="private", day=local_day(page.timezone, now) - timedelta(days=3))
+    row.tally["hours"]["on_time"] = row.tally["hours"].get("on_time", 0) + 1000
+    row.save()
+    changed, _ = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    assert changed.figures.on_time == first.figures.on_time + 1000
+
+
+def test_the_charts_speak_the_language_of_each_request(client, alice, page):
+    from django.utils import translation
+
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=28, per_day=10)
+    _, history = dashboard.window_and_history(page=page, kind="private", days=7, now=now)
+    with translation.override("fr"):
+        french = str(charts.heatmap(history.heatmap))
+    with translation.override("en"):
+        english = str(charts.heatmap(history.heatmap))
+    with translation.override("fr"):
+        assert str(charts.heatmap(history.heatmap)) == french
+
+    assert "lundi" in french and "Monday" not in french and "à traiter" in french
+    assert "Monday" in english and "lundi" not in english and "to answer" in english
+    assert english.count("<title>") == 7 * 24 and english.count('class="heat ') == 7 * 24
+
+    # The trend's days and bars too: each language's words, each time.
+    def trend(language):
+        with translation.override(language):
+            rows = charts.trend_rows(history.trend)
+            return rows, str(charts.trend(rows, Fraction(9, 10)))
+
+    (fr_rows, fr_svg), (en_rows, en_svg), (fr_again, _) = trend("fr"), trend("en"), trend("fr")
+    monday = next(n for n, point in enumerate(history.trend) if point.day.weekday() == 0)
+    assert fr_rows[monday].day.startswith("lun") and en_rows[monday].day.startswith("Mon")
+    assert fr_again == fr_rows and "dans les temps" in fr_svg
+    assert "on time" in en_svg and "on time" not in fr_svg and en_svg.count("<title>") == 28
 
 
 # --- CSV export ---------------------------------------------------------------------
@@ -423,6 +519,51 @@ def test_the_dashboard_shows_the_banner_at_once(client, alice, page, deliver):
     html = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
     assert "1 customer waiting past the deadline" in html
+
+
+def test_the_banner_judges_each_page_by_its_own_warning_time(alice, page, other_page, deliver):
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    other_page.at_risk_seconds = 600
+    other_page.save(update_fields=["at_risk_seconds"])
+    _waiting(page, deliver, "soon", 270)  # 30 s left: at risk on both
+    _waiting(page, deliver, "mid", 100)  # 200 s left: not yet with 60 s
+    _waiting(other_page, deliver, "mid-other", 100)  # 200 s left: at risk with 600 s
+    _waiting(other_page, deliver, "late-other", 400)
+
+    read_here = dashboard.sla_status(user=alice)
+    given = dashboard.sla_status(user=alice, pages=[page, other_page])
+
+    for sla in (read_here, given):
+        assert (sla.missed, sla.at_risk) == (1, 2)
+        assert sla.most_urgent.contact.external_id == "late-other"
+        assert sla.most_urgent.page == other_page
+    assert dashboard.sla_status(user=alice, pages=[page]).at_risk == 1
+
+
+def test_the_dashboard_reads_the_users_pages_once(client, alice, page, other_page, deliver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inbox.models import Membership
+
+    Membership.objects.create(user=alice, page=other_page, role="agent")
+    _waiting(other_page, deliver, "late-other", 400)
+    client.force_login(alice)
+    client.get(url(page))
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # The layout's memberships serve the access check, the Page selector, the
+    # banner and the topbar: no other statement reads the Pages or memberships.
+    reading_pages = [q["sql"] for q in queries.captured_queries
+                     if 'FROM "inbox_page"' in q["sql"] or re.search(rf'"user_id" = {alice.pk}\b', q["sql"])]
+    assert len(reading_pages) == 1, reading_pages
+    assert "1 customer waiting past the deadline" in html
+    assert html.count('<option value="') == 2 + 2  # the two Pages, and the two languages
+    assert client.get(url(other_page)).status_code == 200
 
 
 def test_the_nav_links_to_the_dashboard(client, alice):

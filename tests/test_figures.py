@@ -446,6 +446,23 @@ def test_tallies_give_exactly_the_rules_figures(ros, now_offset, window_days, ta
     assert got == expected
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ros=st.lists(facts_strategy, max_size=30), calendar=st.booleans())
+def test_a_tallys_copy_is_what_adding_it_to_nothing_gives_and_apart_from_it(ros, calendar):
+    now = T + timedelta(days=5)
+    tally = tallies.Tally()
+    for one in ros:
+        tallies.add_opportunity(tally, one, now=now, target_seconds=300, at_risk_seconds=60, calendar=calendar)
+    added = tallies.Tally()
+    added.add(tally)
+
+    copy = tally.copy()
+
+    assert copy == added == tally
+    copy.add(tally)  # adding to the copy leaves the original as it was
+    assert tally == added
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     answers=st.lists(

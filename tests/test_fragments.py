@@ -12,7 +12,7 @@ from django.conf import settings
 from django.middleware.csrf import _does_token_match
 from django.urls import reverse
 
-from inbox import fragments, queue_rows
+from inbox import charts, dashboard_views, fragments, queue_rows
 from inbox.templatetags.hours_tags import HeaderItem
 
 from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
@@ -75,15 +75,16 @@ def _partial_source(template: str, name: str) -> str:
     return source[:source.index("{% endpartialdef %}")]
 
 
-@pytest.mark.parametrize(("template", "partial", "key", "slots"), [
-    ("inbox/queue.html", "row", queue_rows.QueueRow, {"left_text", "csrf_input", "several_pages"}),
-    ("hours/_inbox_header.html", "item", HeaderItem, {"csrf_input", "next", "error"}),
+@pytest.mark.parametrize(("template", "partial", "var", "key", "slots"), [
+    ("inbox/queue.html", "row", "row", queue_rows.QueueRow, {"left_text", "csrf_input", "several_pages"}),
+    ("hours/_inbox_header.html", "item", "item", HeaderItem, {"csrf_input", "next", "error"}),
+    ("dashboard/page.html", "miss", "row", dashboard_views.MissRow, set()),
+    ("dashboard/page.html", "trend_day", "row", charts.TrendRow, set()),
 ])
-def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, key, slots):
+def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, key, slots):
     """A value the partial read from anywhere else would not be in the key,
     and the cache could serve it stale."""
     source = _partial_source(template, partial)
-    var = "row" if partial == "row" else "item"
     fields = {f.name for f in dataclasses.fields(key)}
     read = set(re.findall(rf"\b{var}\.(\w+)", source))
     assert read and read <= fields, read - fields
