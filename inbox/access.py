@@ -51,6 +51,18 @@ def get_conversation_for_user(user: Any, pk: int) -> Conversation:
     )
 
 
+def get_conversation_among(pages: Iterable[Page], pk: int) -> Conversation:
+    """`get_conversation_for_user` when the user's Pages are already read
+    (the layout's memberships): the conversation if it is on one of them,
+    with that very Page (not read again), or a 404."""
+    by_id = {page.pk: page for page in pages}
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("contact", "assignee").filter(page_id__in=list(by_id)), pk=pk
+    )
+    conversation.page = by_id[conversation.page_id]
+    return conversation
+
+
 def get_message_for_user(user: Any, pk: int) -> Message:
     return get_object_or_404(
         Message.objects.select_related("page", "conversation").filter(page__in=pages_for(user)), pk=pk

@@ -39,8 +39,9 @@ from templates_app import guidance
 from templates_app import services as saved_replies
 
 from . import live, presence, queue_rows, selectors, services
-from .access import get_conversation_for_user, get_message_for_user, pages_for
+from .access import get_conversation_among, get_conversation_for_user, get_message_for_user
 from .forms import WAITING, AssignForm, HideForm, NoteForm, QueueFilterForm, ReplyForm, StatusForm
+from .hours_selectors import HoursStatus
 from .models import (
     Channel,
     Conversation,
@@ -181,7 +182,10 @@ def live_poll(request: HtmxHttpRequest) -> HttpResponse:
 @inbox_login_required
 @require_GET
 def queue(request: HtmxHttpRequest) -> HttpResponse:
-    pages = list(pages_for(request.user))
+    # The user's Pages, read once: the layout's memberships (by Page name, as
+    # pages_for orders them) serve the filters, the rows and the topbar.
+    hours_status = HoursStatus(request.user)
+    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
     form = QueueFilterForm(request.GET, pages=pages)
     view, status = form.value("view"), form.value("status")
     selected_page: Page | None = form.value("page") or None  # type: ignore[assignment]
@@ -211,6 +215,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     context: dict[str, Any] = {
         "nav": "inbox",
+        "hours_status": hours_status,
         "form": form,
         "filters": filters,
         "filter_query": filter_query,
@@ -378,17 +383,23 @@ def _conversation_context(
 @inbox_login_required
 @require_GET
 def conversation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    conversation = get_conversation_for_user(request.user, pk)
     before = request.GET.get("before") or None
     if request.htmx and before:
+        conversation = get_conversation_for_user(request.user, pk)
         return _render_conversation(request, "inbox/conversation.html#earlier",
                       _conversation_context(request, conversation, before=before))
     if request.htmx and request.GET.get("part") == "refresh":
+        conversation = get_conversation_for_user(request.user, pk)
         return _render_conversation(request, "inbox/conversation.html#refresh",
                                     _conversation_context(request, conversation, oob=True))
+    # The whole page shows the layout, which reads the user's memberships
+    # with their Pages: the access check uses them (one join fewer).
+    hours_status = HoursStatus(request.user)
+    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    conversation = get_conversation_among(pages, pk)
     # Read receipts: the service decides (Page setting, opening hours).
     services.conversation_opened(conversation=conversation)
-    context = _conversation_context(request, conversation)
+    context = _conversation_context(request, conversation, hours_status=hours_status)
     context.update(live_context(
         request, page_ids=[conversation.page_id], conversation=conversation,
         member_ids=[m.pk for m in context["members"]],

@@ -13,7 +13,7 @@ from django.middleware.csrf import _does_token_match
 from django.urls import reverse
 
 from inbox import charts, dashboard_views, fragments, queue_rows
-from inbox.templatetags.hours_tags import HeaderItem
+from inbox.templatetags.hours_tags import HeaderItem, TopbarStatus
 
 from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
 
@@ -80,6 +80,7 @@ def _partial_source(template: str, name: str) -> str:
     ("hours/_inbox_header.html", "item", "item", HeaderItem, {"csrf_input", "next", "error"}),
     ("dashboard/page.html", "miss", "row", dashboard_views.MissRow, set()),
     ("dashboard/page.html", "trend_day", "row", charts.TrendRow, set()),
+    ("hours/_topbar_status.html", "status", "status", TopbarStatus, set()),
 ])
 def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, key, slots):
     """A value the partial read from anywhere else would not be in the key,
@@ -93,7 +94,27 @@ def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, k
     local = set(re.findall(r" as (\w+)\b", source)) | set(re.findall(r"\bwith (\w+)=", source))
     local |= set(re.findall(r"\bwith \w+=\S+ (\w+)=", source)) | set(re.findall(r"\bcount (\w+)=", source))
     local |= set(re.findall(r"{%\s*for\s+([\w, ]+)\s+in", source)[0].replace(" ", "").split(",")) if "{% for" in source else set()
+    local |= {"forloop"} if "{% for" in source else set()  # the loop's own
     assert names - local <= {var} | slots, names - local
+
+
+def test_the_topbar_status_is_rendered_once_per_content_and_follows_the_page(client, bob, page, clock):
+    office_hours(page)
+    clock.set(paris(2026, 11, 24, 11, 0))  # Tuesday, open
+    client.force_login(bob)
+    fragments.cache_clear()
+    pill = re.compile(r'<span id="topbar-availability".*?</a></span>', re.S)
+    first = pill.search(client.get("/").content.decode()).group()
+    misses = fragments.cache_info().misses
+    second = pill.search(client.get("/").content.decode()).group()
+    assert first == second and "until today 18:00" in first
+    assert fragments.cache_info().misses == misses, "the second page reused the topbar's HTML"
+    clock.set(paris(2026, 11, 24, 20, 0))  # closed: another content, another key
+    closed = pill.search(client.get("/").content.decode()).group()
+    assert 'data-availability="closed"' in closed and "opens tomorrow 09:00" in closed
+    client.cookies["django_language"] = "fr"
+    french = pill.search(client.get("/").content.decode()).group()
+    assert "Fermé" in french or "fermé" in french.lower(), french
 
 
 def test_with_debug_on_a_fragment_is_rendered_afresh_every_time(client, bob, page, settings):

@@ -403,6 +403,19 @@ def test_it_loads_a_conversation_in_a_fixed_number_of_queries(client, alice, bob
         client.get(f"/c/{conversation.pk}/")
 
 
+def test_it_checks_access_on_the_layouts_memberships_without_reading_the_page_again(client, bob, page, deliver):
+    conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
+    client.force_login(bob)
+    client.get(f"/c/{conversation.pk}/")  # warm the session cache
+    queries = _queries(client, f"/c/{conversation.pk}/")
+    reads = [sql for sql in queries if 'FROM "inbox_conversation"' in sql]
+    assert len(reads) == 1, "\n".join(reads)
+    # The Page comes from the memberships the topbar reads anyway: the
+    # conversation's query neither joins it nor looks the memberships up again.
+    assert '"inbox_page"' not in reads[0] and '"inbox_membership"' not in reads[0], reads[0]
+    assert len([sql for sql in queries if 'FROM "inbox_membership"' in sql]) == 1
+
+
 def test_it_reads_the_thread_newest_first_with_a_limit(client, bob, page, deliver):
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
     client.force_login(bob)

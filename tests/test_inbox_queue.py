@@ -283,10 +283,23 @@ def test_it_loads_the_queue_in_a_fixed_number_of_queries(client, bob, page, othe
     # No query per row: the count does not grow with the queue.
     assert len(many) == len(few)
     # The queue itself: one query for the user's Pages, one for the rows.
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         client.get("/")
     # Keyset, never COUNT(*) over the conversations.
     assert not [sql for sql in many if "COUNT(" in sql.upper() and "inbox_conversation" in sql]
+
+
+def test_it_reads_the_users_pages_once_for_the_filters_the_rows_and_the_layout(client, bob, page, other_page,
+                                                                              deliver):
+    Membership.objects.create(user=bob, page=other_page, role=Role.AGENT)
+    customer_writes(deliver, page, "p1", "x", seconds_ago=10)
+    client.force_login(bob)
+    client.get("/")  # warm the session cache
+    queries = _queue_queries(client, "/")
+    # The topbar's memberships (with their Pages) are the only read of the
+    # user's Pages; the rows' query filters on their ids.
+    reads = [sql for sql in queries if 'FROM "inbox_page"' in sql or 'FROM "inbox_membership"' in sql]
+    assert len(reads) == 1, "\n".join(reads)
 
 
 def test_it_reads_the_rows_with_one_query_on_the_open_queue_index(client, bob, page, deliver):
@@ -305,7 +318,7 @@ def _layout_free_queries(queries: list[str]) -> list[str]:
     return [sql for sql in queries if "inbox_responseopportunity" not in sql]
 
 
-def test_it_pins_the_queue_to_four_queries_whatever_its_rows(client, bob, page, other_page, deliver):
+def test_it_pins_the_queue_to_three_queries_whatever_its_rows(client, bob, page, other_page, deliver):
     Membership.objects.create(user=bob, page=other_page, role=Role.AGENT)
     for i in range(12):
         customer_writes(deliver, page if i % 2 else other_page, f"p{i}", "x", seconds_ago=10 + i)
@@ -313,8 +326,8 @@ def test_it_pins_the_queue_to_four_queries_whatever_its_rows(client, bob, page, 
     client.force_login(bob)
     client.get("/")  # warm the session cache
     queries = _layout_free_queries(_queue_queries(client, "/"))
-    # The user, their Pages, the rows, the layout's memberships.
-    assert len(queries) == 4, "\n".join(queries)
+    # The user, the layout's memberships (the user's Pages), the rows.
+    assert len(queries) == 3, "\n".join(queries)
     rows = next(sql for sql in queries if 'FROM "inbox_conversation"' in sql)
     # Rows share the Pages already loaded: no join, no access token decrypted per row.
     assert 'JOIN "inbox_page"' not in rows

@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.formats import date_format
@@ -145,3 +146,53 @@ def header_item(
         next=back,
         error=format_html('<p class="form-error" role="alert">{}</p>', error) if error else "",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TopbarPage:
+    name: str
+    state: str
+    # Said relative to today in the Page's zone; only a lone Page shows it.
+    next_change: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopbarStatus:
+    """Everything the topbar's status (hours/_topbar_status.html#status)
+    shows, and only that: the key of its HTML (inbox.fragments)."""
+
+    pages: tuple[TopbarPage, ...]
+    open: int
+    closed: int
+    away: int
+    queue_url: str
+    oob: bool
+
+
+@register.simple_tag(takes_context=True)
+def topbar_status(context: template.Context, *, oob: object = False) -> SafeString:
+    """The topbar's open / closed / away status of the user's Pages, rendered
+    once per content. Safe to reuse: the key holds each Page's name and
+    state, the counts, a lone Page's next change as the line says it (so a
+    new day is a new key), the queue's URL, and fragments.render adds the
+    language and time zone."""
+    hours_status = context.get("hours_status")
+    items = hours_status.pages if hours_status is not None else []
+    lone = len(items) == 1
+    counts = hours_status.counts if hours_status is not None else {"open": 0, "closed": 0, "away": 0}
+    content = TopbarStatus(
+        pages=tuple(
+            TopbarPage(
+                name=item.page.name,
+                state=item.state,
+                next_change=local_when(item.next_change, item.page.timezone) if lone else "",
+            )
+            for item in items
+        ),
+        open=counts["open"],
+        closed=counts["closed"],
+        away=counts["away"],
+        queue_url=reverse("inbox:queue"),
+        oob=bool(oob),
+    )
+    return fragments.fill(fragments.render("hours/_topbar_status.html#status", status=content))
