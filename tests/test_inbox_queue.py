@@ -269,13 +269,17 @@ def _queue_queries(client, path: str) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if "django_session" not in q["sql"]]
 
 
-def test_it_loads_the_queue_in_a_fixed_number_of_queries(client, bob, page, other_page, deliver,
-                                                         django_assert_max_num_queries):
+def _queue_queries_of_an_agent_on_two_pages(client, bob, page, other_page, deliver) -> list[str]:
     Membership.objects.create(user=bob, page=other_page, role=Role.AGENT)
     customer_writes(deliver, page, "p0", "x", seconds_ago=10)
     client.force_login(bob)
     client.get("/")  # warm the session cache
-    few = _queue_queries(client, "/")
+    return _queue_queries(client, "/")
+
+
+def test_it_loads_the_queue_in_a_fixed_number_of_queries(client, bob, page, other_page, deliver,
+                                                         django_assert_max_num_queries):
+    few = _queue_queries_of_an_agent_on_two_pages(client, bob, page, other_page, deliver)
     for i in range(1, 12):
         customer_writes(deliver, page if i % 2 else other_page, f"p{i}", "x", seconds_ago=10 + i)
         customer_comments(deliver, page, from_id=f"c{i}", name=f"N{i}", text="?", post=str(i))
@@ -291,11 +295,7 @@ def test_it_loads_the_queue_in_a_fixed_number_of_queries(client, bob, page, othe
 
 def test_it_reads_the_users_pages_once_for_the_filters_the_rows_and_the_layout(client, bob, page, other_page,
                                                                               deliver):
-    Membership.objects.create(user=bob, page=other_page, role=Role.AGENT)
-    customer_writes(deliver, page, "p1", "x", seconds_ago=10)
-    client.force_login(bob)
-    client.get("/")  # warm the session cache
-    queries = _queue_queries(client, "/")
+    queries = _queue_queries_of_an_agent_on_two_pages(client, bob, page, other_page, deliver)
     # The topbar's memberships (with their Pages) are the only read of the
     # user's Pages; the rows' query filters on their ids.
     reads = [sql for sql in queries if 'FROM "inbox_page"' in sql or 'FROM "inbox_membership"' in sql]
