@@ -124,9 +124,10 @@ def _trend_table(rows: list[charts.TrendRow]) -> list[SafeString]:
 
 
 def _context(
-    request: HttpRequest, page: Page, kind: str, days: int, *, hours_status: HoursStatus, pages: list[Page]
+    request: HttpRequest, page: Page, kind: str, days: int, *, hours_status: HoursStatus
 ) -> dict[str, Any]:
     now = timezone.now()
+    pages = hours_status.member_pages
     win, history = dashboard.window_and_history(page=page, kind=kind, days=days, now=now)
     trend_rows = charts.trend_rows(history.trend)
     misses = dashboard.recent_misses(win)
@@ -169,13 +170,13 @@ def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     # The user's Pages, read once for the access check, the Page selector, the
     # SLA banner and the layout's topbar (its memberships, by Page name).
     hours_status = HoursStatus(request.user)
-    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    pages = hours_status.member_pages
     page = get_page_among(pages, pk=page_id)
     kind, days = _window(request, page)
     if request.session.get(SESSION_PAGE) != page.pk:
         request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
-    return render(request, template, _context(request, page, kind, days, hours_status=hours_status, pages=pages))
+    return render(request, template, _context(request, page, kind, days, hours_status=hours_status))
 
 
 def _csv_cell(value: Any) -> Any:

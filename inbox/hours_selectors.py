@@ -93,6 +93,13 @@ class HoursStatus:
         return items
 
     @cached_property
+    def member_pages(self) -> list[Page]:
+        """The user's Pages as `access.pages_for` gives them (none for an
+        inactive user), by Page name, from the memberships read above: the
+        views that show the layout check access on them, not on a second read."""
+        return [item.page for item in self.pages] if self.user.is_active else []
+
+    @cached_property
     def with_waiting(self) -> list[PageAvailability]:
         """`pages` with the opening rush counted (the inbox header)."""
         items = self.pages

@@ -185,7 +185,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     # The user's Pages, read once: the layout's memberships (by Page name, as
     # pages_for orders them) serve the filters, the rows and the topbar.
     hours_status = HoursStatus(request.user)
-    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    pages = hours_status.member_pages
     form = QueueFilterForm(request.GET, pages=pages)
     view, status = form.value("view"), form.value("status")
     selected_page: Page | None = form.value("page") or None  # type: ignore[assignment]
@@ -395,7 +395,7 @@ def conversation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # The whole page shows the layout, which reads the user's memberships
     # with their Pages: the access check uses them (one join fewer).
     hours_status = HoursStatus(request.user)
-    pages = [item.page for item in hours_status.pages] if request.user.is_active else []
+    pages = hours_status.member_pages
     conversation = get_conversation_among(pages, pk)
     # Read receipts: the service decides (Page setting, opening hours).
     services.conversation_opened(conversation=conversation)
