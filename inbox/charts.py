@@ -20,14 +20,14 @@ from datetime import time
 from fractions import Fraction
 from functools import lru_cache
 
-from django.conf import settings
 from django.utils import formats
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .dashboard import TrendPoint
+from .fragments import active_language
 from .tallies import Cell
 
 
@@ -115,7 +115,7 @@ class TrendRow:
 def trend_rows(points: Sequence[TrendPoint]) -> list[TrendRow]:
     """Each day formatted once per language and content: the past days of
     the four weeks come back unchanged from one request to the next."""
-    language = get_language() or settings.LANGUAGE_CODE
+    language = active_language()
     return [_trend_row(language, point) for point in points]
 
 
@@ -177,7 +177,7 @@ def trend(rows: Sequence[TrendRow], target: Fraction, *, width: int = 1040, heig
         ))
     slot = plot_w / max(1, len(points))
     bar_w = max(2.0, slot * 0.7)
-    language = get_language() or settings.LANGUAGE_CODE
+    language = active_language()
     # The bars as plain strings (numbers and our class names; the words are
     # escaped by _bar_words), like the heatmap's cells.
     bars: list[str] = []
@@ -269,7 +269,7 @@ def heatmap(grid: Sequence[Sequence[Cell]], *, cell_w: int = 28, cell_h: int = 2
     168 cells: built as plain strings (numbers and our own class names, and
     texts escaped here), which costs a tenth of format_html per cell; the
     words are worked out once per language and per distinct count."""
-    language = get_language() or settings.LANGUAGE_CODE
+    language = active_language()
     names, clock, spans = _heatmap_labels(language)
     left, top = 92, 22
     width, height = left + 24 * cell_w + 4, top + 7 * cell_h + 4

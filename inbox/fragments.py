@@ -40,13 +40,18 @@ def slot(name: str) -> str:
     return f"slot{name}{_SLOT}"
 
 
+def active_language() -> str:
+    """The active language, as the caches keyed by it name it."""
+    return get_language() or settings.LANGUAGE_CODE
+
+
 def render(template_name: str, /, **values: Hashable) -> str:
     """`template_name` (a template or a partial) rendered with `values` and
     nothing else: no request, no context processor."""
     if settings.DEBUG:  # templates are edited live
         return get_template(template_name).render(values)
     key = tuple(sorted(values.items()))
-    return _render(template_name, get_language() or settings.LANGUAGE_CODE, timezone.get_current_timezone_name(), key)
+    return _render(template_name, active_language(), timezone.get_current_timezone_name(), key)
 
 
 @lru_cache(maxsize=CACHE_SIZE)
