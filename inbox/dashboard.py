@@ -759,11 +759,13 @@ def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] 
     by_warning: dict[int, list[int]] = {}
     for page in pages:
         by_warning.setdefault(page.at_risk_seconds, []).append(page.pk)
-    warned = Q(due_at__lt=now)
     if len(by_warning) == 1:  # the usual case: one condition says it all
-        warned = Q(due_at__lte=now + timedelta(seconds=next(iter(by_warning))))
-    for seconds, ids in sorted(by_warning.items()) if len(by_warning) > 1 else ():
-        warned |= Q(page_id__in=ids, due_at__lte=now + timedelta(seconds=seconds))
+        (seconds,) = by_warning
+        warned = Q(due_at__lte=now + timedelta(seconds=seconds))
+    else:
+        warned = Q(due_at__lt=now)
+        for seconds, ids in sorted(by_warning.items()):
+            warned |= Q(page_id__in=ids, due_at__lte=now + timedelta(seconds=seconds))
     waiting = Conversation.objects.filter(
         page_id__in=[page.pk for page in pages], status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
     ).filter(warned)
