@@ -63,7 +63,7 @@ def redis_down(settings):
     fresh_pool()
     app.conf.broker_url = DEAD_REDIS
     app.conf.broker_connection_timeout = 0.5
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "config.redis_cache.ReusingRedisCache",
                                    "LOCATION": DEAD_REDIS}}
     try:
         yield

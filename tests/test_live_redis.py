@@ -20,7 +20,19 @@ def test_a_bump_increments_both_versions_in_one_go_and_keeps_them_a_day():
 
 
 def test_a_bump_with_redis_down_is_logged_not_raised(settings, caplog):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "config.redis_cache.ReusingRedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens on port 1
     live.bump(page_id=3, conversation_id=8)
     assert "Live versions not bumped" in caplog.text
+
+
+def test_the_cache_keeps_one_redis_client_and_survives_a_redis_restart_of_its_connections():
+    """config/redis_cache.py: Django would build a redis-py client per call."""
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client() is client
+    cache.set("reuse-check", 41)
+    # Every pooled connection dropped, as a Redis restart does: the kept
+    # client reconnects on its next command.
+    client.connection_pool.disconnect()
+    assert cache.incr("reuse-check") == 42
+    assert cache._cache.get_client(write=True) is client
