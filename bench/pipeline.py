@@ -216,22 +216,25 @@ def high_water() -> dict[str, int]:
 
 def loop_processing(ids: Sequence[int], *, env: dict[str, str], processes: int, seconds: float
                     ) -> dict[str, Any]:
-    """The limit: `ingestion.process_delivery` called in a loop, by as many
-    processes as the worker has, started and warmed before the clock runs,
-    for at most `seconds`."""
+    """The limit: the worker's service (`ingestion.process_batch`, which
+    claims the fresh deliveries) called in a loop by as many processes as
+    the worker has, started and warmed before the clock runs, for at most
+    `seconds`. Only `ids` may be fresh meanwhile: the caller sets the
+    others aside."""
+    from inbox.services import ingestion
+
     before = high_water()
-    shares = [list(ids[i::processes]) for i in range(processes)]
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.run", "process-loop"], cwd=ROOT, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        for _ in shares
+        for _ in range(processes)
     ]
-    for child, share in zip(children, shares, strict=True):
+    for child in children:
         if child.stdin is None or child.stdout is None:
             raise RuntimeError("process-loop has no pipes")
-        child.stdin.write(json.dumps({"ids": share, "seconds": seconds}) + "\n")
+        child.stdin.write(json.dumps({"seconds": seconds}) + "\n")
         child.stdin.flush()
         if child.stdout.readline().strip() != "ready":
             raise RuntimeError("process-loop did not start")
@@ -239,23 +242,33 @@ def loop_processing(ids: Sequence[int], *, env: dict[str, str], processes: int, 
     for child in children:
         child.stdin.write("go\n")  # type: ignore[union-attr]
         child.stdin.flush()  # type: ignore[union-attr]
-    durations: list[float] = []
-    cpu: list[float] = []
+    per_delivery: list[float] = []
+    per_delivery_cpu: list[float] = []
+    batches: list[float] = []
+    batches_cpu: list[float] = []
+    taken = 0
     for child in children:
         report = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        durations += report["wall"]
-        cpu += report["cpu"]
+        for wall, cpu, count in zip(report["wall"], report["cpu"], report["count"], strict=True):
+            batches.append(wall)
+            batches_cpu.append(cpu)
+            per_delivery.append(wall / count)
+            per_delivery_cpu.append(cpu / count)
+            taken += count
         child.wait()
     wall = time.perf_counter() - started
     made = _counts(before)
     return {"messages_per_second": round(made["messages"] / wall, 1),
-            "deliveries_per_second": round(len(durations) / wall, 1), **made, "processes": processes,
-            "deliveries": len(durations), "seconds": round(wall, 1),
-            "one_delivery": measure.Timing(durations, cpu).as_dict()}
+            "deliveries_per_second": round(taken / wall, 1), **made, "processes": processes,
+            "deliveries": taken, "of": len(ids), "seconds": round(wall, 1),
+            # A delivery's share of its batch's time (the batch's time / its size).
+            "one_delivery": measure.Timing(per_delivery, per_delivery_cpu).as_dict(),
+            "one_batch": measure.Timing(batches, batches_cpu).as_dict(),
+            "batch_size": ingestion.BATCH_SIZE}
 
 
 def process_loop_child() -> None:
-    """`python -m bench.run process-loop`: ids on stdin, then "go"."""
+    """`python -m bench.run process-loop`: the time budget on stdin, then "go"."""
     from django.db import connection
 
     from inbox.services import ingestion
@@ -265,16 +278,17 @@ def process_loop_child() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     stop_at = time.perf_counter() + work["seconds"]
-    durations, cpu = [], []
-    for delivery_id in work["ids"]:
-        if time.perf_counter() > stop_at:
-            break
+    durations, cpu, counts = [], [], []
+    while time.perf_counter() < stop_at:
         cpu_started = time.process_time()
         started = time.perf_counter()
-        ingestion.process_delivery(delivery_id=delivery_id)
+        count = ingestion.process_batch()
+        if not count:
+            break
         durations.append(time.perf_counter() - started)
         cpu.append(time.process_time() - cpu_started)
-    print(json.dumps({"wall": durations, "cpu": cpu}), flush=True)
+        counts.append(count)
+    print(json.dumps({"wall": durations, "cpu": cpu, "count": counts}), flush=True)
 
 
 def wait_for_worker(timeout: float = 60) -> None:
@@ -294,17 +308,22 @@ def wait_for_worker(timeout: float = 60) -> None:
 
 def celery_processing(ids: Sequence[int], *, concurrency: int, seconds: float, env: dict[str, str]
                       ) -> dict[str, Any]:
-    """Tasks published for every delivery, as the webhook does; the worker's
-    rate over at most `seconds`. What it did not reach is then dropped."""
+    """The worker woken for every stored delivery as the webhook wakes it
+    (`tasks.enqueue_processing`: one task until it starts, and its drain
+    asks a free process to help); its rate over at most `seconds`. What it
+    did not reach is then dropped."""
+    from django.core.cache import cache
+
     from inbox import tasks
     from inbox.models import Delivery
 
     from .stack import purge_queue
 
     before = high_water()
+    cache.delete(tasks.PROCESSING_WANTED_KEY)
     started = time.perf_counter()
-    for delivery_id in ids:
-        tasks.process_delivery.apply_async(args=(delivery_id,))
+    for _delivery_id in ids:
+        tasks.enqueue_processing()
     published = time.perf_counter() - started
     stop_at = started + seconds
     pending = Delivery.objects.filter(pk__in=ids, processed_at__isnull=True)

@@ -59,14 +59,15 @@ def rows_and_notes(raw: dict[str, Any], settings: Any, *, busy: bool = False) ->
             _ratio(celery["messages_per_second"], loop["messages_per_second"]), "of the service in a loop",
             f"{celery['messages_per_second']:,.0f} messages/s ({celery['deliveries_per_second']:,.0f} deliveries/s, "
             f"{celery['concurrency']} processes)",
-            f"process_delivery in a loop: {loop['messages_per_second']:,.0f} messages/s "
+            f"process_batch in a loop: {loop['messages_per_second']:,.0f} messages/s "
             f"({loop['processes']} processes)",
             f"≥ {PROCESSING_RATE:,} messages/s", celery["messages_per_second"] >= PROCESSING_RATE,
         ))
     one_delivery = stack.get("processing", {}).get("loop", {}).get("one_delivery", {})
     if one_delivery.get("cpu_p50_ms"):
         notes.append(
-            f"Processing one delivery in the loop costs {one_delivery['cpu_p50_ms']:.1f} ms of CPU (p50; wall p50 "
+            f"Processing one delivery in the loop costs {one_delivery['cpu_p50_ms']:.1f} ms of CPU (its share of "
+            f"a batch of up to {stack['processing']['loop'].get('batch_size', 1)}, p50; wall p50 "
             f"{one_delivery['p50_ms']:.1f} ms): at most {1000 / one_delivery['cpu_p50_ms']:,.0f} deliveries/s per "
             "core for the worker alone.")
     if "e2e" in stack:

@@ -32,6 +32,20 @@ def bump(*, page_id: int, conversation_id: int | None = None) -> None:
         log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
 
 
+def bump_many(changed: set[tuple[int, int]]) -> None:
+    """`bump` for many (page_id, conversation_id): each version once, in one
+    round trip (the worker's batches)."""
+    if not changed:
+        return
+    page_ids = sorted({page_id for page_id, _conversation_id in changed})
+    conversation_ids = sorted({conversation_id for _page_id, conversation_id in changed})
+    keys = [_key("page", pk) for pk in page_ids] + [_key("conversation", pk) for pk in conversation_ids]
+    try:
+        _increment(keys)
+    except Exception:  # Redis down: as in bump
+        log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
+
+
 def _increment(keys: list[str]) -> None:
     backend = caches["default"]
     if isinstance(backend, RedisCache):

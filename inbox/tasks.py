@@ -16,6 +16,7 @@ from datetime import timedelta
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
+from django.core.cache import cache
 from django.utils import timezone
 
 from .graph import GraphError
@@ -30,17 +31,46 @@ SWEEP_GRACE = timedelta(seconds=20)
 # A sweep stops taking new deliveries after this long (CELERY_TASK_SOFT_TIME_LIMIT
 # is 100 s), and the next one, 30 s later, goes on.
 SWEEP_BUDGET_SECONDS = 20
+# The worker's drain (process_deliveries) hands over to a new task after this
+# long, so that one task never nears its time limit.
+DRAIN_BUDGET_SECONDS = 20
+# Set while a process_deliveries task is queued and has not started: the
+# webhooks of a busy minute publish one task, not one each. It expires, so a
+# task lost with a broker outage is asked for again; the sweep is the backstop.
+PROCESSING_WANTED_KEY = "ingestion:processing-wanted"
+PROCESSING_WANTED_SECONDS = 10
 
 
-def _publish(task, *args, countdown: float = 0) -> None:
+def _publish(task, *args, countdown: float = 0) -> bool:
     try:
         task.apply_async(args=args, countdown=countdown or None, retry=False)
     except Exception:
         log.warning("Broker unavailable: %s%s left for the sweep", task.name, args, exc_info=True)
+        return False
+    return True
 
 
-def enqueue_process_delivery(delivery_id: int) -> None:
-    _publish(process_delivery, delivery_id)
+def enqueue_processing() -> None:
+    """Wake the worker for fresh deliveries (the webhook, on commit).
+
+    A task is published only if none is waiting to start: the flag is set
+    here and cleared by the task as it starts, before it looks for
+    deliveries. So a delivery committed before this call is either seen by
+    a task that starts later, or finds the flag cleared and publishes."""
+    try:
+        wanted = cache.add(PROCESSING_WANTED_KEY, 1, PROCESSING_WANTED_SECONDS)
+    except Exception:  # Redis down: try the broker anyway (the sweep is behind it)
+        log.warning("Cache unavailable: processing task published unconditionally", exc_info=True)
+        wanted = True
+    if wanted and not _publish(process_deliveries):
+        _forget_processing_wanted()  # the next webhook tries the broker again
+
+
+def _forget_processing_wanted() -> None:
+    try:
+        cache.delete(PROCESSING_WANTED_KEY)
+    except Exception:
+        log.warning("Cache unavailable: processing flag not cleared", exc_info=True)
 
 
 def enqueue_send(message_id: int, countdown: float = 0) -> None:
@@ -60,7 +90,35 @@ def enqueue_mark_seen(conversation_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def process_deliveries() -> int:
+    """Process fresh deliveries in batches until none is left. Returns how
+    many were taken."""
+    _forget_processing_wanted()  # first: a webhook from now on asks again
+    deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
+    done = 0
+    while True:
+        try:
+            taken = ingestion.process_batch()
+        except ingestion.BatchFailed as failed:
+            if isinstance(failed.__cause__, SoftTimeLimitExceeded):
+                raise failed.__cause__ from None  # our time, not the deliveries' fault
+            log.warning("%s; taken one by one", failed, exc_info=failed.__cause__)
+            for delivery_id in failed.delivery_ids:
+                _process_one(delivery_id)
+            taken = len(failed.delivery_ids)
+        done += taken
+        if taken < ingestion.BATCH_SIZE:
+            return done
+        # More are waiting: a free worker process takes them too (one task
+        # waits at most: the flag), and goes on if this one stops below.
+        enqueue_processing()
+        if time.monotonic() > deadline:
+            return done
+
+
+@shared_task(acks_late=True)
 def process_delivery(delivery_id: int) -> bool:
+    """One delivery (tasks published before process_deliveries existed, or by hand)."""
     try:
         return ingestion.process_delivery(delivery_id=delivery_id)
     except SoftTimeLimitExceeded:
@@ -68,6 +126,17 @@ def process_delivery(delivery_id: int) -> bool:
     except Exception as exc:
         ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
         raise
+
+
+def _process_one(delivery_id: int) -> None:
+    """A delivery alone, its failure recorded (an attempt counted) and logged."""
+    try:
+        ingestion.process_delivery(delivery_id=delivery_id)
+    except SoftTimeLimitExceeded:
+        raise  # our time, not the delivery's fault: not counted as a failed attempt
+    except Exception as exc:
+        log.exception("Delivery %s failed", delivery_id)
+        ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
 
 
 @shared_task
@@ -89,13 +158,7 @@ def sweep_deliveries() -> int:
     for delivery_id in ids:
         if time.monotonic() > deadline:
             break
-        try:
-            ingestion.process_delivery(delivery_id=delivery_id)
-        except SoftTimeLimitExceeded:
-            raise  # our time, not the delivery's fault: not counted as a failed attempt
-        except Exception as exc:
-            log.exception("Delivery %s failed again", delivery_id)
-            ingestion.record_failure(delivery_id=delivery_id, error=repr(exc))
+        _process_one(delivery_id)
         done += 1
     return done
 

@@ -6,9 +6,10 @@ replies sent from Réactif (queued, confirmed by the Graph API and echoed, in
 either order, the echo moving the reply to Meta's timestamp), private replies
 to comments, away messages — with timestamps drawn from a small set so that
 ties, bursts, the 300 s edge and the 24 h silence all happen. The deliveries
-go through the real services in a random order; then the stored ROs, the
-conversations' deadlines and the figures must equal what `rebuild` computes
-from the stored messages.
+go through the real services in a random order, one by one or in the
+worker's batches of random sizes; then the stored ROs, the conversations'
+deadlines and the figures must equal what `rebuild` computes from the stored
+messages.
 """
 
 from __future__ import annotations
@@ -53,10 +54,36 @@ class _Rollback(Exception):
     pass
 
 
+class Worker:
+    """Processes each stored delivery at once, or keeps them until `flush`
+    and applies them as the worker's drain does, in batches of the drawn
+    sizes (`ingestion.process_batch`)."""
+
+    def __init__(self, batch_sizes: list[int] | None = None) -> None:
+        self.batch_sizes = batch_sizes
+        self.pending = 0
+
+    def store(self, payload: dict) -> None:
+        delivery, _ = ingestion.store_delivery(body=simulation.encode(payload))
+        if self.batch_sizes is None:
+            ingestion.process_delivery(delivery_id=delivery.pk)
+        else:
+            self.pending += 1
+
+    def flush(self) -> None:
+        """Before the web acts (an agent sees only processed messages), and at the end."""
+        while self.pending:
+            size = self.batch_sizes[self.pending % len(self.batch_sizes)] if self.batch_sizes else 1
+            taken = ingestion.process_batch(limit=size)
+            assert taken == min(size, self.pending), "a batch did not take what was stored"
+            self.pending -= taken
+
+
+_worker = Worker()
+
+
 def _store_and_process(payload: dict) -> None:
-    body = simulation.encode(payload)
-    delivery, _ = ingestion.store_delivery(body=body)
-    ingestion.process_delivery(delivery_id=delivery.pk)
+    _worker.store(payload)
 
 
 class Script:
@@ -95,10 +122,10 @@ class Script:
                 payload = meta.comment(pid, when, from_id=from_id, parent_id=root)
             return lambda: _store_and_process(payload) or True
         if kind == "automatic":
-            return lambda: self._automatic(psid, when)
+            return lambda: _worker.flush() or self._automatic(psid, when)
         if kind == "agent":
-            return lambda: self._agent_reply(psid, when, echo_first=flag)
-        return lambda: self._private_reply(who, when, echo_first=flag)
+            return lambda: _worker.flush() or self._agent_reply(psid, when, echo_first=flag)
+        return lambda: _worker.flush() or self._private_reply(who, when, echo_first=flag)
 
     def _conversation(self, psid):
         return Conversation.objects.filter(page=self.page, kind=ConversationKind.PRIVATE,
@@ -169,9 +196,13 @@ def snapshot(page, now):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batches"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=14), data=st.data())
-def test_the_worker_and_rebuild_always_agree(steps, data):
+def test_the_worker_and_rebuild_always_agree(batched, steps, data):
+    global _worker
+    sizes = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4), label="batch sizes") if batched else None
+    _worker = Worker(sizes)
     try:
         with transaction.atomic():
             page = Page.objects.create(meta_page_id="777001", name="Propriété", timezone="Europe/Paris")
@@ -182,6 +213,7 @@ def test_the_worker_and_rebuild_always_agree(steps, data):
             deferred = [n for n in order if not actions[n]()]
             for n in deferred:  # their conversation came later in this order
                 actions[n]()
+            _worker.flush()
 
             now = timezone.now()
             opportunities.mark_deadlines(now=now)

@@ -59,7 +59,7 @@ def outbox(monkeypatch):
     monkeypatch.setattr(tasks, "enqueue_send", lambda pk, countdown=0: box.sends.append((pk, countdown)))
     monkeypatch.setattr(tasks, "enqueue_hide", lambda pk, hidden: box.hides.append((pk, hidden)))
     monkeypatch.setattr(tasks, "enqueue_fetch_profile", lambda pk: box.profiles.append(pk))
-    monkeypatch.setattr(tasks, "enqueue_process_delivery", lambda pk: None)
+    monkeypatch.setattr(tasks, "enqueue_processing", lambda: None)
     return box
 
 

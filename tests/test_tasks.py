@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
 from kombu import pools
@@ -70,18 +71,37 @@ def test_the_webhook_stores_and_answers_200_when_the_broker_is_down(client, page
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_enqueues_its_processing_after_commit(client, page, monkeypatch):
+def test_webhooks_wake_the_worker_with_one_task_until_it_starts(client, page, monkeypatch):
     enqueued = []
 
     def publish(task, *args, countdown=0):
         # On commit: the delivery is already visible to the worker.
-        assert Delivery.objects.filter(pk=args[0]).exists()
+        assert Delivery.objects.filter(processed_at__isnull=True).exists()
         enqueued.append((task.name, args))
+        return True
 
     monkeypatch.setattr(tasks, "_publish", publish)
-    signed_post(client, page, mid="m_retried")
-    signed_post(client, page, mid="m_retried")  # Meta's retry of the same bytes: stored once, enqueued once
-    assert enqueued == [("inbox.tasks.process_delivery", (Delivery.objects.get().pk,))]
+    cache.delete(tasks.PROCESSING_WANTED_KEY)
+    signed_post(client, page, mid="m_one")
+    signed_post(client, page, mid="m_one")  # Meta's retry of the same bytes: stored once
+    signed_post(client, page, text="Encore", mid="m_two")
+    assert enqueued == [("inbox.tasks.process_deliveries", ())]
+    assert Delivery.objects.count() == 2
+
+    # The task clears the flag before it looks: both are processed, and the
+    # next webhook wakes the worker again.
+    assert tasks.process_deliveries() == 2
+    assert sorted(Message.objects.values_list("mid", flat=True)) == ["m_one", "m_two"]
+    signed_post(client, page, text="Et maintenant ?", mid="m_three")
+    assert enqueued == [("inbox.tasks.process_deliveries", ())] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_publish_lets_the_next_webhook_try_again(client, page, broker_down):
+    cache.delete(tasks.PROCESSING_WANTED_KEY)
+    signed_post(client, page, mid="m_lost")
+    # The broker refused: no task waits, so no flag may keep the next webhook from asking.
+    assert cache.get(tasks.PROCESSING_WANTED_KEY) is None
 
 
 def test_a_delivery_whose_processing_raises_is_recorded_and_retried_by_the_sweep(

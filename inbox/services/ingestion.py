@@ -1,20 +1,27 @@
 """Meta's deliveries in: stored raw first, then turned into messages.
 
 `store_delivery` is what the webhook view calls: one INSERT, answered at once.
-`process_delivery` is what the worker (and the sweep) calls: idempotent, so a
-delivery processed twice, or the same event in two deliveries, changes nothing
-the second time (messages are unique on Page + mid, comments on comment id).
+`process_batch` is what the worker calls: the fresh deliveries, many in one
+transaction. `process_delivery` takes one (the sweep's retries, the admin's
+"reprocess", a batch that failed). Both are idempotent, so a delivery
+processed twice, or the same event in two deliveries, changes nothing the
+second time (messages are unique on Page + mid, comments on comment id).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import meta_events as ev
@@ -59,10 +66,11 @@ def store_delivery(*, body: bytes) -> tuple[Delivery, bool]:
     if row is None:
         return Delivery.objects.get(body_sha256=digest), False
     delivery = Delivery(pk=row[0], body=body, body_sha256=digest, received_at=received_at)
-    from ..tasks import enqueue_process_delivery
+    from ..tasks import enqueue_processing
 
     # At once in autocommit; after the caller's commit inside a transaction.
-    transaction.on_commit(lambda: enqueue_process_delivery(delivery.pk))
+    # One task wakes the worker for any number of deliveries (tasks.py).
+    transaction.on_commit(enqueue_processing)
     return delivery, True
 
 
@@ -94,37 +102,193 @@ def process_delivery(*, delivery_id: int) -> bool:
         )
         if delivery is None:
             return False
-        payload = ev.parse_body(bytes(delivery.body))
-        events = ev.parse_delivery(payload)
-        applied = ignored = 0
-        for event in events:
-            # Each event in its own savepoint: one bad event cannot take the
-            # others of the batch down with it.
-            try:
-                with transaction.atomic():
-                    if apply_event(event, received_at=delivery.received_at):
-                        applied += 1
-                    else:
-                        ignored += 1
-            except IntegrityError:
-                # A concurrent worker stored the same message first.
-                ignored += 1
-            except DataError:
-                # A value no real Meta event holds (an id longer than its
-                # column): this event is kept in the raw body and skipped, so
-                # it cannot hold back the others, or the delivery, forever.
-                log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
-                ignored += 1
+        applied, ignored = _apply_delivery(delivery)
         # The attempt is counted with the outcome: an attempt that raises rolls
         # everything back, and record_failure counts it instead.
-        Delivery.objects.filter(pk=delivery.pk).update(
-            processed_at=timezone.now(),
-            attempts=F("attempts") + 1,
-            event_count=applied,
-            ignored_count=ignored,
-            last_error="",
-        )
+        _mark_processed([delivery.pk], applied=applied, ignored=ignored)
     return True
+
+
+# Fresh deliveries the worker takes in one transaction. Its fixed costs (the
+# transaction, the deliveries' own reads and writes, the Pages, the live
+# versions) are paid once for all of them; a batch holds its conversations'
+# row locks for its whole length (a few hundred ms at most here).
+BATCH_SIZE = 50
+
+
+class BatchFailed(Exception):
+    """A batch raised and rolled back as a whole: nothing of it was stored.
+    Its deliveries are to be taken one by one (`process_delivery`), so that
+    only the faulty one is counted as a failed attempt."""
+
+    def __init__(self, delivery_ids: list[int]) -> None:
+        super().__init__(f"a batch of {len(delivery_ids)} deliveries failed")
+        self.delivery_ids = delivery_ids
+
+
+def process_batch(*, limit: int | None = None) -> int:
+    """Claim up to `limit` deliveries that no one has tried yet, oldest
+    first, and apply them in one transaction. Returns how many were claimed
+    (0: none left). Concurrent workers take different deliveries (skip
+    locked). Deliveries already tried once are the sweep's (tasks.py): a
+    faulty one is retried with a delay, never in a tight loop."""
+    claimed: list[int] = []
+    try:
+        with transaction.atomic():
+            deliveries = list(
+                Delivery.objects.select_for_update(skip_locked=True, no_key=True)
+                .filter(processed_at__isnull=True, attempts=0)
+                .order_by("received_at", "pk")
+                .only("body", "received_at")[: limit or BATCH_SIZE]
+            )
+            if not deliveries:
+                return 0
+            claimed = [delivery.pk for delivery in deliveries]
+            parsed = [(delivery, _events_of(delivery)) for delivery in deliveries]
+            with _batch_scope([event for _delivery, events in parsed for event in events]) as batch:
+                outcomes: dict[tuple[int, int], list[int]] = defaultdict(list)
+                for delivery, events in parsed:
+                    outcomes[_apply_events(events, delivery=delivery)].append(delivery.pk)
+                for (applied, ignored), ids in outcomes.items():
+                    _mark_processed(ids, applied=applied, ignored=ignored)
+                changed = batch.changed
+            from .. import live
+
+            transaction.on_commit(lambda: live.bump_many(changed))
+    except Exception as exc:
+        if not claimed:
+            raise
+        raise BatchFailed(claimed) from exc
+    return len(claimed)
+
+
+def _events_of(delivery: Delivery) -> list[ev.Event]:
+    return ev.parse_delivery(ev.parse_body(bytes(delivery.body)))
+
+
+def _apply_delivery(delivery: Delivery) -> tuple[int, int]:
+    return _apply_events(_events_of(delivery), delivery=delivery)
+
+
+def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, int]:
+    """Apply a delivery's events; returns how many were applied and ignored."""
+    applied = ignored = 0
+    for event in events:
+        # Each event in its own savepoint: one bad event cannot take the
+        # others of the batch down with it.
+        try:
+            with transaction.atomic():
+                if apply_event(event, received_at=delivery.received_at):
+                    applied += 1
+                else:
+                    ignored += 1
+        except IntegrityError:
+            # A concurrent worker stored the same message first.
+            ignored += 1
+        except DataError:
+            # A value no real Meta event holds (an id longer than its
+            # column): this event is kept in the raw body and skipped, so
+            # it cannot hold back the others, or the delivery, forever.
+            log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
+            ignored += 1
+    return applied, ignored
+
+
+def _mark_processed(delivery_ids: Sequence[int], *, applied: int, ignored: int) -> None:
+    Delivery.objects.filter(pk__in=delivery_ids).update(
+        processed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        event_count=applied,
+        ignored_count=ignored,
+        last_error="",
+    )
+
+
+@dataclass
+class _Batch:
+    """What a batch's events share: their Pages, which of their messages
+    were not stored when it began, and the conversations they changed
+    (whose live versions are bumped once, on commit)."""
+
+    pages: dict[str, Page | None]
+    # (Page, mid) of the batch's messages not stored when it began, until
+    # an event of the batch meets them.
+    absent_mids: set[tuple[int, str]]
+    # Private threads read (and locked) when the batch began, by (Page,
+    # contact's Meta id), each until the first event of that contact: the
+    # row may change from then on through another object (an echo's
+    # reply, a read receipt), so later events read it again.
+    threads: dict[tuple[int, str], Conversation]
+    # The thread taken for the event being applied, if it was still there.
+    current: Conversation | None = None
+    changed: set[tuple[int, int]] = field(default_factory=set)
+
+    def take_thread(self, page: Page, contact_id: str) -> None:
+        self.current = self.threads.pop((page.pk, contact_id), None)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("ingestion_batch", default=None)
+
+
+@contextmanager
+def _batch_scope(events: list[ev.Event]) -> Iterator[_Batch]:
+    """Read once what a batch's events need, and lock their conversations.
+
+    The locks are taken in one statement, in id order: two workers' batches
+    sharing conversations then wait for each other instead of each holding
+    one the other needs (a deadlock). The private threads read there serve
+    their contacts' first events (`_locked_private_conversation`); an event
+    that locks its conversation again holds the lock already."""
+    meta_ids = {event.page_id for event in events if not isinstance(event, ev.Unknown)}
+    pages: dict[str, Page | None] = dict.fromkeys(meta_ids)
+    pages.update({page.meta_page_id: page for page in Page.objects.filter(meta_page_id__in=meta_ids)})
+    threads, mids = Q(), Q()
+    by_page: dict[int, tuple[set[str], set[str], set[str]]] = defaultdict(lambda: (set(), set(), set()))
+    for event in events:
+        page = pages.get(event.page_id)
+        if page is None:
+            continue
+        contacts, roots, new_mids = by_page[page.pk]
+        match event:
+            case ev.MessageEvent() | ev.PostbackEvent():
+                contacts.add(event.contact_id)
+                if not (isinstance(event, ev.MessageEvent) and event.is_echo):
+                    new_mids.add(event.mid)
+            case ev.ReadEvent() | ev.DeliveryEvent():
+                contacts.add(event.contact_id)
+            case ev.CommentEvent():
+                roots.add(event.comment_id if event.parent_id == event.post_id else event.parent_id)
+    for page_id, (contacts, roots, new_mids) in by_page.items():
+        if contacts:
+            threads |= Q(page_id=page_id, kind=ConversationKind.PRIVATE, contact__page_id=page_id,
+                         contact__external_id__in=contacts)
+        if roots:
+            threads |= Q(page_id=page_id, kind=ConversationKind.PUBLIC, root_comment_id__in=roots)
+        if new_mids:
+            mids |= Q(page_id=page_id, mid__in=new_mids)
+    locked = (
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("contact")
+        .filter(threads)
+        .order_by("pk")
+        if threads
+        else []
+    )
+    private = {
+        (conversation.page_id, conversation.contact.external_id): conversation
+        for conversation in locked
+        if conversation.kind == ConversationKind.PRIVATE and conversation.contact is not None
+    }
+    stored = set(Message.objects.filter(mids).values_list("page_id", "mid")) if mids else set()
+    absent = {
+        (page_id, mid) for page_id, (_c, _r, new_mids) in by_page.items() for mid in new_mids
+    } - stored
+    batch = _Batch(pages=pages, absent_mids=absent, threads=private)
+    token = _batch.set(batch)
+    try:
+        yield batch
+    finally:
+        _batch.reset(token)
 
 
 def record_failure(*, delivery_id: int, error: str) -> None:
@@ -143,10 +307,16 @@ def apply_event(event: ev.Event, *, received_at: datetime) -> bool:
     """Apply one event. Returns False when it was kept but ignored."""
     if isinstance(event, ev.Unknown):
         return False
-    page = Page.objects.filter(meta_page_id=event.page_id).first()
+    batch = _batch.get()
+    if batch is not None and event.page_id in batch.pages:
+        page = batch.pages[event.page_id]
+    else:
+        page = Page.objects.filter(meta_page_id=event.page_id).first()
     if page is None:
         log.info("Ignoring an event for Page %s, which is not connected", event.page_id)
         return False
+    if batch is not None:
+        batch.take_thread(page, getattr(event, "contact_id", ""))
     # Meta's platform timestamp is the truth; only an event that carries none
     # (documented for deliveries) falls back to when we received it.
     at = event.timestamp or received_at
@@ -210,7 +380,14 @@ def _private_thread_of(page: Page, contact_id: str) -> dict[str, object]:
 def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     """The customer's private conversation, row locked as `message_added`
     needs it: one query when the contact and the thread exist, as they do
-    for every message but a customer's first."""
+    for every message but a customer's first (none for the first event of
+    a contact in a batch: read with the batch's locks)."""
+    batch = _batch.get()
+    if batch is not None and batch.current is not None:
+        taken = batch.current
+        batch.current = None
+        taken.page = page
+        return taken
     conversation = (
         Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact")
@@ -227,11 +404,27 @@ def _existing(page: Page, mid: str) -> Message | None:
     return Message.objects.filter(page=page, mid=mid).first()
 
 
+def _may_be_stored(page: Page, mid: str) -> bool:
+    """False for a message of the batch that was not stored when the batch
+    began and is met for the first time: no need to look it up. A
+    concurrent worker storing it meanwhile makes our INSERT fail on the
+    unique (Page, mid), as it would after a lookup."""
+    batch = _batch.get()
+    if batch is None or (page.pk, mid) not in batch.absent_mids:
+        return True
+    batch.absent_mids.discard((page.pk, mid))  # a second event with this mid looks it up
+    return False
+
+
 def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
     if event.is_echo:
         return _apply_echo(page, event, at)
     # Almost always absent: only what the check needs is read.
-    existing = Message.objects.filter(page=page, mid=event.mid).only("removed_at").first()
+    existing = (
+        Message.objects.filter(page=page, mid=event.mid).only("removed_at").first()
+        if _may_be_stored(page, event.mid)
+        else None
+    )
     if existing is not None:
         if event.is_deleted and existing.removed_at is None:
             existing.removed_at = at
@@ -308,7 +501,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
 
 
 def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
-    if _existing(page, event.mid) is not None:
+    if _may_be_stored(page, event.mid) and _existing(page, event.mid) is not None:
         return False
     conversation = _locked_private_conversation(page, event.contact_id)
     message = Message.objects.create(
@@ -543,6 +736,10 @@ def notify_conversation_changed(conversation: Conversation) -> None:
     from .. import live
 
     page_id, conversation_id = conversation.page_id, conversation.pk
+    batch = _batch.get()
+    if batch is not None:
+        batch.changed.add((page_id, conversation_id))  # bumped with the batch's, on commit
+        return
     transaction.on_commit(lambda: live.bump(page_id=page_id, conversation_id=conversation_id))
 
 
