@@ -6,6 +6,15 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Celery's Django fixup runs Django's system checks as a worker starts, and
+# only to let one raise: it discards what they report. One of them (a
+# GeneratedField's, templates_app) asks PostgreSQL for its version, so a
+# worker started while PostgreSQL restarted died there, for good (chaos
+# scenario "all": the worker restarted, then PostgreSQL). A worker must start
+# and wait for its database like every task does. The checks run where they
+# are read: `manage.py migrate` and `check --deploy` at each deploy, and the
+# test suite.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("reactif")
 app.config_from_object("django.conf:settings", namespace="CELERY")
