@@ -32,8 +32,9 @@ SWEEP_GRACE = timedelta(seconds=20)
 # is 100 s), and the next one, 30 s later, goes on.
 SWEEP_BUDGET_SECONDS = 20
 # The worker's drain (process_deliveries) hands over to a new task after this
-# long, so that one task never nears its time limit.
-DRAIN_BUDGET_SECONDS = 20
+# long, queued behind what came meanwhile: with one queue for every task, an
+# agent's reply (send_message) waits for at most this much of a busy drain.
+DRAIN_BUDGET_SECONDS = 2
 # Set while a process_deliveries task is queued and has not started: the
 # webhooks of a busy minute publish one task, not one each. It expires, so a
 # task lost with a broker outage is asked for again; the sweep is the backstop.

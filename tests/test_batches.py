@@ -243,3 +243,23 @@ def test_two_workers_whose_batches_share_threads_do_not_deadlock(page, monkeypat
     assert outcomes == {"one": 2, "two": 2}
     assert Message.objects.count() == 6
     assert not Delivery.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_long_drain_hands_over_to_a_task_queued_behind_the_others(page, monkeypatch):
+    """With one queue for every task, an agent's reply published meanwhile
+    must not wait for the whole backlog: the drain stops after its budget and
+    a new task, queued behind the reply, goes on."""
+    monkeypatch.setattr(ingestion, "BATCH_SIZE", 2)
+    monkeypatch.setattr(tasks, "DRAIN_BUDGET_SECONDS", 0)
+    for n in range(5):
+        store(page, meta.customer(page.meta_page_id, f"psid-{n}", T0))
+    published = []
+    monkeypatch.setattr(tasks, "_publish", lambda task, *args, countdown=0: published.append(task.name) or True)
+    cache.delete(tasks.PROCESSING_WANTED_KEY)
+    assert tasks.process_deliveries() == 2
+    assert published == ["inbox.tasks.process_deliveries"]
+    assert Delivery.objects.filter(processed_at__isnull=True).count() == 3
+    # The queued task, when its turn comes.
+    assert tasks.process_deliveries() == 2
+    assert tasks.process_deliveries() == 1
+    assert not Delivery.objects.filter(processed_at__isnull=True).exists()
