@@ -10,3 +10,15 @@ and GUNICORN_CMD_ARGS, still win."""
 # 30-minute load run. Behind a load balancer, raise it above the balancer's
 # idle timeout (GUNICORN_CMD_ARGS="--keep-alive 75") for the same reason.
 keepalive = 5
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded Django: what exists now lives as long as
+    the process, so the garbage collector stops scanning it. A full
+    collection walked ~130,000 such objects, pausing a request now and then
+    for 50-100 ms (the longest queue requests in the benchmark's process went
+    from ~100 ms to ~35 ms with it frozen)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

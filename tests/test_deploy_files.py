@@ -113,3 +113,16 @@ def test_gunicorn_keeps_idle_connections_longer_than_the_live_poll():
     # The image starts gunicorn from the directory holding it.
     assert "WORKDIR /app" in (ROOT / "Dockerfile").read_text()
     assert "gunicorn.conf.py" not in (ROOT / ".dockerignore").read_text()
+
+
+def test_a_gunicorn_worker_freezes_what_it_loaded_out_of_the_garbage_collectors_way():
+    import gc
+    import runpy
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        config["post_worker_init"](worker=None)
+        assert gc.get_freeze_count() > 1000  # this process's modules, Django's among them
+    finally:
+        gc.unfreeze()
