@@ -334,3 +334,65 @@ def test_processing_a_message_loads_the_page_once_and_locks_the_thread_once(
     assert (delivery.attempts, delivery.event_count) == (1, 1)
     conversation = Conversation.objects.get()
     assert (conversation.preview, conversation.due_at) == ("still there?", at("2026-11-20 10:05:00"))
+
+
+# --- The production WSGI application (config/wsgi.py) --------------------------
+
+
+def _wsgi(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[str, dict[str, str], bytes]:
+    """One request through config.wsgi.application, as gunicorn makes it."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), "HTTP_HOST": "localhost",
+               **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}}
+    setup_testing_defaults(environ)
+    started: dict[str, object] = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started.update(status=status, headers=dict(response_headers))
+
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return started["status"], started["headers"], content  # type: ignore[return-value]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_meta_deliveries_skip_the_browsers_middleware_and_everything_else_keeps_it(page, settings):
+    body, signature = simulation.signed(simulation.envelope(page.meta_page_id, messaging=[
+        simulation.message(page.meta_page_id, "psid-wsgi", 1_763_290_000, "Bonjour")]), settings.META_APP_SECRET)
+    status, headers, content = _wsgi("POST", "/webhooks/meta", body, X_Hub_Signature_256=signature)
+    assert (status, content) == ("200 OK", b"EVENT_RECEIVED")
+    assert Delivery.objects.get().body_sha256
+    # None of the middleware's headers: the chain was not run.
+    assert "X-Frame-Options" not in headers and "Vary" not in headers
+
+    status, headers, _ = _wsgi("POST", "/webhooks/meta", body, X_Hub_Signature_256="sha256=" + "0" * 64)
+    assert status.startswith("403")
+    assert Delivery.objects.count() == 1
+
+    # The subscription handshake (a GET) and every page go through it.
+    status, headers, _ = _wsgi("GET", "/accounts/login/")
+    assert status == "200 OK"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "Content-Security-Policy" in headers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_that_raises_is_a_logged_500_on_the_short_path(page, settings, monkeypatch, caplog):
+    from inbox import webhooks
+
+    def broken(*, body):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(webhooks, "store_delivery", broken)
+    body, signature = simulation.signed(simulation.envelope(page.meta_page_id, messaging=[]), settings.META_APP_SECRET)
+    status, _headers, _ = _wsgi("POST", "/webhooks/meta", body, X_Hub_Signature_256=signature)
+    assert status.startswith("500")
+    assert "a bug" in caplog.text
