@@ -290,20 +290,46 @@ def test_it_keeps_its_queries_bounded_whatever_the_history(client, alice, page, 
     assert response.status_code == 200
 
 
-def test_it_writes_the_session_only_when_the_page_changes(client, alice, page, other_page,
-                                                          django_assert_max_num_queries):
+def test_it_remembers_the_last_page_per_session_without_writing_the_session(
+    client, alice, page, other_page, settings, django_assert_max_num_queries
+):
+    from django.test import Client
+
     from inbox.models import Membership
 
     Membership.objects.create(user=alice, page=other_page, role="agent")
+    first, second = sorted([page, other_page], key=lambda p: p.name)
     client.force_login(alice)
-    client.get(url(page))
+    client.get(url(first))
 
+    # Going from Page to Page writes no session (a database write with cached_db).
     with django_assert_max_num_queries(13) as queries:
-        client.get(url(page))
+        response = client.get(url(second))
     assert not any("django_session" in query["sql"] for query in queries.captured_queries)
+    assert settings.SESSION_COOKIE_NAME not in response.cookies  # the session was not saved
 
+    assert client.get("/dashboard/")["Location"] == url(second)
+    client.get(url(first))
+    assert client.get("/dashboard/")["Location"] == url(first)
+    client.get(url(second))
+    assert client.get("/dashboard/")["Location"] == url(second)
+    # Per session: another sign-in of the same user starts at the first Page.
+    elsewhere = Client()
+    elsewhere.force_login(alice)
+    assert elsewhere.get("/dashboard/")["Location"] == url(first)
+    # A Page asked for wins over the one remembered.
+    assert client.get(f"/dashboard/?page={first.pk}")["Location"] == url(first)
+
+
+def test_a_remembered_page_the_user_has_left_is_not_used(client, alice, page, other_page):
+    from inbox.models import Membership
+
+    membership = Membership.objects.create(user=alice, page=other_page, role="agent")
+    client.force_login(alice)
     client.get(url(other_page))
-    assert client.get("/dashboard/")["Location"] == url(other_page)
+    membership.delete()
+
+    assert client.get("/dashboard/")["Location"] == url(page)
 
 
 @pytest.mark.parametrize("kind", ["private", "public"])
