@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -42,6 +42,7 @@ from .models import (
     Page,
     ResponseOpportunity,
     SendStatus,
+    contact_display_name,
 )
 from .services.rollups import day_bounds, local_day
 
@@ -533,18 +534,42 @@ def _misses_within(win: Window, *, limit: int, newest: bool) -> QuerySet[Respons
     return qs.filter(opened_at__lt=day_bounds(tz, max(kept))[1]).order_by("opened_at")
 
 
-def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[ResponseOpportunity]:
-    """The window's latest misses, newest first, with what the list shows."""
-    return list(
-        _misses_within(win, limit=limit, newest=True)
-        .select_related("conversation__contact", "responder")
-        # What the list shows, no more: wide rows, three models each.
-        .only(
-            "opened_at", "clock_start", "closed_at", "response_seconds", "conversation__contact__name",
-            "conversation__contact__first_name", "conversation__contact__last_name",
-            "responder__first_name", "responder__last_name", "responder__username",
-        )[:limit]
-    )
+class Miss(NamedTuple):
+    """One of the window's latest misses, as its line shows it."""
+
+    opened_at: datetime
+    clock_start: datetime
+    closed_at: datetime | None
+    response_seconds: int | None
+    conversation_id: int
+    customer: str  # the contact's display name ("" without a contact)
+    answered_by: str  # the member who closed it in Réactif, or ""
+
+
+def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[Miss]:
+    """The window's latest misses, newest first, with what the list shows.
+
+    Read as values, not as ROs with their conversation, contact and
+    responder: building three models' instances for each of 20 rows cost
+    more than the query itself."""
+    rows = _misses_within(win, limit=limit, newest=True).values_list(
+        "opened_at", "clock_start", "closed_at", "response_seconds", "conversation_id",
+        "conversation__contact__name", "conversation__contact__first_name", "conversation__contact__last_name",
+        "responder__first_name", "responder__last_name", "responder__username",
+    )[:limit]
+    User = get_user_model()
+    misses = []
+    for (opened_at, clock_start, closed_at, seconds, conversation_id, name, first, last,
+         responder_first, responder_last, responder_username) in rows:
+        # No contact: its columns are NULL (an existing contact's are "" at worst).
+        customer = "" if name is None else contact_display_name(name, first, last)
+        answered_by = ""
+        if responder_username is not None:
+            # The user model's own words (an unsaved instance: nothing is read).
+            responder = User(first_name=responder_first, last_name=responder_last, username=responder_username)
+            answered_by = responder.get_full_name() or responder.get_username()
+        misses.append(Miss(opened_at, clock_start, closed_at, seconds, conversation_id, customer, answered_by))
+    return misses
 
 
 @dataclass
@@ -554,7 +579,7 @@ class Departure:
 
 
 def departures(
-    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[ResponseOpportunity] | None = None
+    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[Miss] | None = None
 ) -> list[Departure]:
     """When the window's oldest misses leave it (their opening + the window).
 

@@ -34,7 +34,7 @@ from . import charts, dashboard, fragments
 from . import responsiveness as rules
 from .access import get_page_among, get_page_for_user, pages_for
 from .hours_selectors import HoursStatus
-from .models import ConversationKind, Page, ResponseOpportunity
+from .models import ConversationKind, Page
 from .services import exports
 
 # The dashboard remembers the last Page looked at, per session: in the
@@ -113,21 +113,20 @@ class MissRow:
     conversation_id: int
 
 
-def _miss_rows(misses: list[ResponseOpportunity], zone: str) -> list[SafeString]:
+def _miss_rows(misses: list[dashboard.Miss], zone: str) -> list[SafeString]:
     """The misses' lines, each rendered once per distinct content, language
     and time zone (their times read in the Page's zone)."""
     rows = []
     with timezone.override(zone):
-        for ro in misses:
-            contact, responder = ro.conversation.contact, ro.responder
+        for miss in misses:
             row = MissRow(
-                opened_at=ro.opened_at,
-                while_closed=ro.clock_start > ro.opened_at,
-                customer=contact.display_name if contact else "",
-                response_seconds=ro.response_seconds,
-                answered_by=(responder.get_full_name() or responder.get_username()) if responder else "",
-                closed=ro.closed_at is not None,
-                conversation_id=ro.conversation_id,
+                opened_at=miss.opened_at,
+                while_closed=miss.clock_start > miss.opened_at,
+                customer=miss.customer,
+                response_seconds=miss.response_seconds,
+                answered_by=miss.answered_by,
+                closed=miss.closed_at is not None,
+                conversation_id=miss.conversation_id,
             )
             rows.append(fragments.fill(fragments.render("dashboard/page.html#miss", row=row)))
     return rows

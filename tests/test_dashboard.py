@@ -157,11 +157,48 @@ def test_it_lists_misses_with_links_to_their_conversations(client, alice, page, 
     response = client.get(url(page), HTTP_ACCEPT_LANGUAGE="en")
 
     misses = response.context["misses"]
-    assert [ro.conversation.contact.external_id for ro in misses] == ["waiting", "late"]
+    contacts = [Conversation.objects.get(pk=miss.conversation_id).contact.external_id for miss in misses]
+    assert contacts == ["waiting", "late"]
     html = response.content.decode()
-    for ro in misses:
-        assert f'href="/c/{ro.conversation_id}/"' in html
+    for miss in misses:
+        assert f'href="/c/{miss.conversation_id}/"' in html
     assert "still waiting" in html and "16 min 40 s" in html
+
+
+def test_the_latest_misses_are_one_statement_with_the_names_their_lines_show(
+    page, alice, bob, deliver, django_assert_num_queries
+):
+    from django.utils import translation
+
+    from inbox.models import Contact, ResponseOpportunity
+
+    now = timezone.now()
+    for psid, hours_ago in (("by-alice", 5), ("by-bob", 4), ("outside", 3), ("nameless", 2), ("no-contact", 1)):
+        answer(page, deliver, psid, now - timedelta(hours=hours_ago), 1000)
+    ros = {ro.conversation.contact.external_id: ro for ro in ResponseOpportunity.objects.select_related(
+        "conversation__contact")}
+    ResponseOpportunity.objects.filter(pk=ros["by-alice"].pk).update(responder=alice)
+    bob.first_name = ""
+    bob.save()
+    ResponseOpportunity.objects.filter(pk=ros["by-bob"].pk).update(responder=bob)
+    Contact.objects.filter(external_id="nameless").update(name="", first_name="", last_name="")
+    Conversation.objects.filter(pk=ros["no-contact"].conversation_id).update(contact=None)
+    Contact.objects.filter(external_id="by-alice").update(name="", first_name="Jeanne", last_name="Roux")
+    Contact.objects.filter(external_id="by-bob").update(name="Paul Dumas", first_name="Paul")
+    Contact.objects.filter(external_id="outside").update(name="", first_name="", last_name="Lefèvre")
+    win = dashboard.window(page=page, kind="private", days=7, now=now)
+
+    with translation.override("fr"), django_assert_num_queries(1):
+        misses = dashboard.recent_misses(win)
+
+    assert [(miss.customer, miss.answered_by) for miss in misses] == [
+        ("", ""), ("Utilisateur Facebook", ""), ("Lefèvre", ""), ("Paul Dumas", "bob"), ("Jeanne Roux", "Alice"),
+    ]
+    by_conversation = {miss.conversation_id: miss for miss in misses}
+    for ro in ros.values():
+        miss = by_conversation[ro.conversation_id]
+        assert (miss.opened_at, miss.clock_start, miss.closed_at, miss.response_seconds) == (
+            ro.opened_at, ro.clock_start, ro.closed_at, ro.response_seconds)
 
 
 def test_a_miss_line_follows_its_content_language_and_time_zone(client, alice, page, deliver):
