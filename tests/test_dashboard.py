@@ -584,6 +584,25 @@ def test_the_dashboard_shows_the_banner_at_once(client, alice, page, deliver):
     assert "1 customer waiting past the deadline" in html
 
 
+def test_the_banner_names_the_most_urgent_customer_and_page_in_two_statements(
+    alice, page, deliver, django_assert_num_queries
+):
+    from inbox.models import Contact
+
+    _waiting(page, deliver, "late", 400)
+    _waiting(page, deliver, "later", 500)
+    Contact.objects.filter(external_id="later").update(name="", first_name="Anne", last_name="Morel")
+    later = Conversation.objects.get(contact__external_id="later")
+
+    with django_assert_num_queries(2):  # the counts, then the most urgent
+        sla = dashboard.sla_status(user=alice, pages=[page])
+
+    assert (sla.missed, sla.at_risk) == (2, 0)
+    assert sla.most_urgent == (later.pk, later.due_at, "Anne Morel", "Boulangerie Dupain")
+    Conversation.objects.filter(pk=later.pk).update(contact=None)
+    assert dashboard.sla_status(user=alice, pages=[page]).most_urgent.customer == ""
+
+
 def test_the_banner_judges_each_page_by_its_own_warning_time(alice, page, other_page, deliver):
     from inbox.models import Membership
 
@@ -600,8 +619,8 @@ def test_the_banner_judges_each_page_by_its_own_warning_time(alice, page, other_
 
     for sla in (read_here, given):
         assert (sla.missed, sla.at_risk) == (1, 2)
-        assert sla.most_urgent.contact.external_id == "late-other"
-        assert sla.most_urgent.page == other_page
+        assert Conversation.objects.get(pk=sla.most_urgent.pk).contact.external_id == "late-other"
+        assert sla.most_urgent.page_name == other_page.name
     assert dashboard.sla_status(user=alice, pages=[page]).at_risk == 1
 
 
