@@ -84,6 +84,11 @@ class DayTally:
     # The [start, end) read from the ROs themselves; None for a rollup's day
     # (whose replies are always there: raw ranges count theirs only when asked).
     piece: tuple[datetime, datetime] | None = None
+    # A piece's misses (in opening hours, as `hours` counts them): their
+    # openings, in no order, so that `departures` needs no query when the
+    # oldest misses of a window lie in the days read raw. None for a rollup's
+    # day, and for a sum (`add` leaves it alone).
+    missed_openings: list[datetime] | None = None
 
     def add(self, other: DayTally) -> None:
         self.hours.add(other.hours)
@@ -204,7 +209,8 @@ def _piece_tallies(
     local day; pieces may overlap) and, if asked, of the replies sent then:
     one query for the ROs of all the pieces, one for their replies."""
     pieces = sorted({(start, end) for start, end in pieces if start < end})
-    out = {piece: DayTally(piece=piece) for piece in pieces}
+    missed_openings: dict[tuple[datetime, datetime], list[datetime]] = {piece: [] for piece in pieces}
+    out = {piece: DayTally(piece=piece, missed_openings=missed_openings[piece]) for piece in pieces}
     if not pieces:
         return out
     by_day: dict[date, list[tuple[datetime, datetime]]] = {}
@@ -221,7 +227,8 @@ def _piece_tallies(
     for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
         local = opened_at.astimezone(days.zone)
         holders = [
-            out[piece] for piece in by_day.get(days.day(local), ()) if piece[0] <= opened_at < piece[1]
+            (out[piece], missed_openings[piece])
+            for piece in by_day.get(days.day(local), ()) if piece[0] <= opened_at < piece[1]
         ]
         if not holders:
             continue
@@ -230,8 +237,11 @@ def _piece_tallies(
             local.weekday() * 24 + local.hour,  # hour_of_week
         )
         settles = tallies.settles_at(facts, target_seconds=target)
-        for holder in holders:
+        for holder, its_misses in holders:
+            missed = holder.hours.missed
             add(holder.hours, facts, now=now, target_seconds=target, at_risk_seconds=at_risk)
+            if holder.hours.missed != missed:
+                its_misses.append(opened_at)
             add(holder.calendar, facts, now=now, target_seconds=target, at_risk_seconds=at_risk, calendar=True)
             if settles and (holder.settles_at is None or settles > holder.settles_at):
                 holder.settles_at = settles
@@ -587,12 +597,31 @@ def departures(
     of its misses (as many as its tally counts), the oldest are among them.
     """
     span = timedelta(days=win.days)
-    openings: Iterable[datetime]
+    openings: Iterable[datetime] | None
     if misses is not None and len(misses) == win.tally.hours.missed:
         openings = sorted(ro.opened_at for ro in misses)[:limit]
     else:
+        openings = _oldest_misses_read_raw(win, limit=limit)
+    if openings is None:
         openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
     return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
+
+
+def _oldest_misses_read_raw(win: Window, *, limit: int) -> list[datetime] | None:
+    """The openings of the window's `limit` oldest misses when the days that
+    hold them were read raw (the window's first, partial day, usually: its
+    ROs were all read for the tallies); None when a rollup's day holds some."""
+    found: list[datetime] = []
+    for day in sorted(win.per_day):
+        tally = win.per_day[day]
+        if not tally.hours.missed:
+            continue
+        if tally.missed_openings is None:
+            return None
+        found.extend(tally.missed_openings)
+        if len(found) >= limit:
+            break
+    return sorted(found)[:limit]
 
 
 @dataclass
@@ -737,7 +766,7 @@ class Urgent(NamedTuple):
     it), as the banner names it."""
 
     pk: int
-    due_at: datetime
+    due_at: datetime | None  # never None for a waiting conversation
     customer: str  # the contact's display name ("" without a contact)
     page_name: str
 

@@ -772,6 +772,40 @@ def test_the_banner_shows_a_deadline_within_5_seconds_of_it_passing(tab, live_se
     assert shown - due <= timedelta(seconds=5), f"shown {shown - due} after the deadline"
 
 
+def test_the_oldest_misses_come_from_the_days_read_raw_with_no_query(page, alice, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inbox.models import DailyRollup
+
+    now = timezone.now()
+    seed_history(page, [alice, bob], now=now, days=35, per_day=30)
+
+    def departures(win, limit):
+        expected = list(
+            dashboard._misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit])
+        with CaptureQueriesContext(connection) as queries:
+            found = [departure.opened_at for departure in dashboard.departures(win, limit=limit)]
+        assert found == expected
+        return len(queries)
+
+    # The window's first day cut at every few hours (rollups computed before
+    # then, so the whole days come from them).
+    for hours_later in range(0, 24, 3):
+        for days in (1, 7, 30):
+            win = dashboard.window(page=page, kind="private", days=days, now=now + timedelta(hours=hours_later))
+            departures(win, 3)
+    later = now + timedelta(hours=1)
+    # More misses asked for than the raw days hold: the rollups' days are asked.
+    win = dashboard.window(page=page, kind="private", days=30, now=later)
+    assert win.tally.hours.missed > 20
+    assert departures(win, win.tally.hours.missed) == 1
+    # Every day read raw: their misses are known, no query.
+    DailyRollup.objects.update(stale=True)
+    win = dashboard.window(page=page, kind="private", days=30, now=later)
+    assert departures(win, 3) == departures(win, win.tally.hours.missed) == 0
+
+
 def test_it_finds_the_newest_and_oldest_misses_across_days(page, deliver, django_assert_num_queries):
     now = timezone.now()
     openings = [now - timedelta(days=day, hours=hour) for day in range(1, 6) for hour in (2, 5)]
