@@ -594,13 +594,39 @@ def test_the_banner_names_the_most_urgent_customer_and_page_in_two_statements(
     Contact.objects.filter(external_id="later").update(name="", first_name="Anne", last_name="Morel")
     later = Conversation.objects.get(contact__external_id="later")
 
-    with django_assert_num_queries(2):  # the counts, then the most urgent
+    with django_assert_num_queries(2) as queries:  # the counts, then the most urgent
         sla = dashboard.sla_status(user=alice, pages=[page])
+    # The most urgent found by its deadline (on the index), not by sorting them all.
+    assert "ORDER BY" not in queries.captured_queries[0]["sql"]
+    assert '"inbox_conversation"."due_at" = ' in queries.captured_queries[1]["sql"]
 
     assert (sla.missed, sla.at_risk) == (2, 0)
     assert sla.most_urgent == (later.pk, later.due_at, "Anne Morel", "Boulangerie Dupain")
     Conversation.objects.filter(pk=later.pk).update(contact=None)
     assert dashboard.sla_status(user=alice, pages=[page]).most_urgent.customer == ""
+
+
+def test_the_banner_names_the_next_customer_when_the_most_urgent_is_answered_meanwhile(alice, page, deliver):
+    from django.db import connection
+
+    _waiting(page, deliver, "first", 500)
+    _waiting(page, deliver, "second", 450)
+    _waiting(page, deliver, "third", 400)
+    first = Conversation.objects.get(contact__external_id="first")
+    statements = []
+
+    def answered_after_the_counts(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        statements.append(sql)
+        if len(statements) == 1:  # another request answers the most urgent one
+            Conversation.objects.filter(pk=first.pk).update(status=ConversationStatus.DONE)
+        return result
+
+    with connection.execute_wrapper(answered_after_the_counts):
+        sla = dashboard.sla_status(user=alice, pages=[page])
+
+    assert (sla.missed, sla.at_risk) == (3, 0)  # counted before the answer
+    assert sla.most_urgent.pk == Conversation.objects.get(contact__external_id="second").pk
 
 
 def test_the_banner_judges_each_page_by_its_own_warning_time(alice, page, other_page, deliver):
