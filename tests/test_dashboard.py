@@ -411,6 +411,39 @@ def test_the_window_and_its_four_weeks_read_together_as_each_reads_alone(page, a
         same(raw[days], apart[days])
 
 
+def test_the_trend_only_days_are_read_as_their_hours_alone(page, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inbox import tallies
+    from inbox.models import DailyRollup
+
+    now = timezone.now()
+    seed_history(page, [alice], now=now, days=35, per_day=10)
+    dashboard._parsed_rollup.cache_clear()
+    spans = [dashboard._window_span(7, now), dashboard._history_span(page, now, 28)]
+
+    with CaptureQueriesContext(connection) as queries:
+        window_days, history_days = dashboard.read_days(page=page, kind="private", spans=spans, now=now)
+
+    # One statement: the window's days whole, the others' `tally->'hours'` alone.
+    (rollups,) = [query["sql"] for query in queries.captured_queries if "inbox_dailyrollup" in query["sql"]]
+    assert "CASE WHEN" in rollups and "->" in rollups
+    stored = {row.day: row for row in DailyRollup.objects.filter(page=page, kind="private")}
+    trend_only = [day for day, tally in history_days.items() if tally.piece is None and day not in window_days]
+    assert len(trend_only) >= 20
+    for day in trend_only:
+        tally = history_days[day]
+        assert tally.hours == tallies.Tally.from_json(stored[day].tally["hours"], trend_only=True)
+        assert (tally.calendar, tally.replies) == (tallies.Tally(), {})
+    whole = [day for day, tally in window_days.items() if tally.piece is None]
+    assert len(whole) >= 5
+    for day in whole:
+        assert history_days[day] is window_days[day]  # parsed once, whole
+        assert window_days[day] == dashboard.DayTally.from_rollup(stored[day].tally, stored[day].replies)
+        assert window_days[day].calendar.opportunities and window_days[day].replies
+
+
 def test_a_rollup_day_is_parsed_once_per_content_and_never_read_stale(page, alice):
     from inbox.models import DailyRollup
     from inbox.services.rollups import local_day
