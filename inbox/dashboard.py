@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, Subquery, TextField
+from django.db.models import Case, Count, F, Min, Q, QuerySet, TextField, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -42,6 +43,7 @@ from .models import (
     Page,
     ResponseOpportunity,
     SendStatus,
+    contact_display_name,
 )
 from .services.rollups import day_bounds, local_day
 
@@ -83,6 +85,11 @@ class DayTally:
     # The [start, end) read from the ROs themselves; None for a rollup's day
     # (whose replies are always there: raw ranges count theirs only when asked).
     piece: tuple[datetime, datetime] | None = None
+    # A piece's misses (in opening hours, as `hours` counts them): their
+    # openings, in no order, so that `departures` needs no query when the
+    # oldest misses of a window lie in the days read raw. None for a rollup's
+    # day, and for a sum (`add` leaves it alone).
+    missed_openings: list[datetime] | None = None
 
     def add(self, other: DayTally) -> None:
         self.hours.add(other.hours)
@@ -95,31 +102,35 @@ class DayTally:
             self.settles_at = other.settles_at
 
     @classmethod
-    def from_rollup(
-        cls, tally: Mapping[str, Any], replies: Mapping[str, list[int]], *, trend_only: bool = False
-    ) -> DayTally:
-        """A DailyRollup's `tally` and `replies`. `trend_only`: only what the
-        trend and the heatmap read (see Tally.from_json): no calendar clocks,
-        no replies."""
-        hours = tallies.Tally.from_json(tally.get("hours", {}), trend_only=trend_only)
-        if trend_only:
-            return cls(hours=hours)
+    def from_rollup(cls, tally: Mapping[str, Any], replies: Mapping[str, list[int]]) -> DayTally:
+        """A DailyRollup's `tally` and `replies`."""
         return cls(
-            hours=hours,
+            hours=tallies.Tally.from_json(tally.get("hours", {})),
             calendar=tallies.Tally.from_json(tally.get("calendar", {})),
             replies={int(pk): list(counts) for pk, counts in replies.items()},
         )
 
+    @classmethod
+    def from_rollup_hours(cls, hours: Mapping[str, Any]) -> DayTally:
+        """Only what the trend and the heatmap read of a DailyRollup: its
+        `tally`'s clocks in opening hours (`tally->'hours'`), and of those
+        only what Tally.from_json(trend_only=True) keeps: no calendar clocks,
+        no replies."""
+        return cls(hours=tallies.Tally.from_json(hours, trend_only=True))
+
 
 @lru_cache(maxsize=ROLLUPS_KEPT)
-def _parsed_rollup(tally: str, replies: str, trend_only: bool) -> DayTally:
+def _parsed_rollup(tally: str, replies: str | None, trend_only: bool) -> DayTally:
     """A rollup's day, parsed once per process for each distinct stored text.
 
     The key is the stored JSON itself (read as text), so a day computed again
     is another key: nothing can be stale and nothing is invalidated. The
     DayTally is shared by every request that reads the same day: read it,
-    never add to it (as read_days says)."""
-    return DayTally.from_rollup(json.loads(tally), json.loads(replies), trend_only=trend_only)
+    never add to it (as read_days says). `trend_only`: `tally` is the text of
+    the stored `tally->'hours'` alone, and `replies` is not read (None)."""
+    if trend_only:
+        return DayTally.from_rollup_hours(json.loads(tally))
+    return DayTally.from_rollup(json.loads(tally), json.loads(replies or "{}"))
 
 
 class _SameDays(tuple[DayTally, ...]):
@@ -203,7 +214,8 @@ def _piece_tallies(
     local day; pieces may overlap) and, if asked, of the replies sent then:
     one query for the ROs of all the pieces, one for their replies."""
     pieces = sorted({(start, end) for start, end in pieces if start < end})
-    out = {piece: DayTally(piece=piece) for piece in pieces}
+    missed_openings: dict[tuple[datetime, datetime], list[datetime]] = {piece: [] for piece in pieces}
+    out = {piece: DayTally(piece=piece, missed_openings=missed_openings[piece]) for piece in pieces}
     if not pieces:
         return out
     by_day: dict[date, list[tuple[datetime, datetime]]] = {}
@@ -220,7 +232,8 @@ def _piece_tallies(
     for opened_at, clock_start, closed_at, starts_conversation, responder_id in rows:
         local = opened_at.astimezone(days.zone)
         holders = [
-            out[piece] for piece in by_day.get(days.day(local), ()) if piece[0] <= opened_at < piece[1]
+            (out[piece], missed_openings[piece])
+            for piece in by_day.get(days.day(local), ()) if piece[0] <= opened_at < piece[1]
         ]
         if not holders:
             continue
@@ -229,8 +242,11 @@ def _piece_tallies(
             local.weekday() * 24 + local.hour,  # hour_of_week
         )
         settles = tallies.settles_at(facts, target_seconds=target)
-        for holder in holders:
+        for holder, its_misses in holders:
+            missed = holder.hours.missed
             add(holder.hours, facts, now=now, target_seconds=target, at_risk_seconds=at_risk)
+            if holder.hours.missed != missed:
+                its_misses.append(opened_at)
             add(holder.calendar, facts, now=now, target_seconds=target, at_risk_seconds=at_risk, calendar=True)
             if settles and (holder.settles_at is None or settles > holder.settles_at):
                 holder.settles_at = settles
@@ -299,7 +315,7 @@ class Span:
 
     start: datetime
     end: datetime
-    # Only what the trend and the heatmap read of a rollup (DayTally.from_rollup).
+    # Only what the trend and the heatmap read of a rollup (DayTally.from_rollup_hours).
     trend_only: bool = False
 
 
@@ -321,6 +337,19 @@ def read_days(
         return [{} for _ in spans]
     first = min(days.day(start.astimezone(days.zone)) for start, _ in filled)
     last = max(days.day((end - MICROSECOND).astimezone(days.zone)) for _, end in filled)
+    # A day that a span other than the trend's reads whole is read and parsed
+    # whole, once; the trend's other days only as `tally->'hours'`, without
+    # the replies: PostgreSQL's turning the stored JSON into text is most of
+    # the statement's time, and the calendar clocks and replies are more than
+    # half of a day's text (1 M bench: 3.9 kB a day, its hours 1.9 kB).
+    whole = set()
+    for span in spans:
+        day = days.day(span.start.astimezone(days.zone))
+        while not span.trend_only and days.bounds(day)[0] < span.end:
+            if span.start <= days.bounds(day)[0] and days.bounds(day)[1] <= span.end:
+                whole.add(day)
+            day += timedelta(days=1)
+    read_whole = Q(day__in=sorted(whole))
     # The JSON is read as text: the key of the parsed days (`_parsed_rollup`),
     # decoded only the first time this process sees it.
     usable = {
@@ -331,12 +360,11 @@ def read_days(
             # A tally computed after `now` may count as missed what was
             # still pending then (figures asked "as of" an earlier instant).
             computed_at__lte=now,
-        ).values_list("day", Cast("tally", TextField()), Cast("replies", TextField()))
-    }
-    # A day read whole by any span is parsed whole, once.
-    whole = {
-        day for span in spans if not span.trend_only for day in usable
-        if span.start <= days.bounds(day)[0] and days.bounds(day)[1] <= span.end
+        ).values_list(
+            "day",
+            Case(When(read_whole, then=Cast("tally", TextField())), default=Cast(KT("tally__hours"), TextField())),
+            Case(When(read_whole, then=Cast("replies", TextField())), default=None),
+        )
     }
     parsed: dict[date, DayTally] = {}
     wanted: list[list[tuple[date, tuple[datetime, datetime]]]] = []
@@ -533,18 +561,42 @@ def _misses_within(win: Window, *, limit: int, newest: bool) -> QuerySet[Respons
     return qs.filter(opened_at__lt=day_bounds(tz, max(kept))[1]).order_by("opened_at")
 
 
-def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[ResponseOpportunity]:
-    """The window's latest misses, newest first, with what the list shows."""
-    return list(
-        _misses_within(win, limit=limit, newest=True)
-        .select_related("conversation__contact", "responder")
-        # What the list shows, no more: wide rows, three models each.
-        .only(
-            "opened_at", "clock_start", "closed_at", "response_seconds", "conversation__contact__name",
-            "conversation__contact__first_name", "conversation__contact__last_name",
-            "responder__first_name", "responder__last_name", "responder__username",
-        )[:limit]
-    )
+class Miss(NamedTuple):
+    """One of the window's latest misses, as its line shows it."""
+
+    opened_at: datetime
+    clock_start: datetime
+    closed_at: datetime | None
+    response_seconds: int | None
+    conversation_id: int
+    customer: str  # the contact's display name ("" without a contact)
+    answered_by: str  # the member who closed it in Réactif, or ""
+
+
+def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[Miss]:
+    """The window's latest misses, newest first, with what the list shows.
+
+    Read as values, not as ROs with their conversation, contact and
+    responder: building three models' instances for each of 20 rows cost
+    more than the query itself."""
+    rows = _misses_within(win, limit=limit, newest=True).values_list(
+        "opened_at", "clock_start", "closed_at", "response_seconds", "conversation_id",
+        "conversation__contact__name", "conversation__contact__first_name", "conversation__contact__last_name",
+        "responder__first_name", "responder__last_name", "responder__username",
+    )[:limit]
+    User = get_user_model()
+    misses = []
+    for (opened_at, clock_start, closed_at, seconds, conversation_id, name, first, last,
+         responder_first, responder_last, responder_username) in rows:
+        # No contact: its columns are NULL (an existing contact's are "" at worst).
+        customer = "" if name is None else contact_display_name(name, first, last)
+        answered_by = ""
+        if responder_username is not None:
+            # The user model's own words (an unsaved instance: nothing is read).
+            responder = User(first_name=responder_first, last_name=responder_last, username=responder_username)
+            answered_by = responder.get_full_name() or responder.get_username()
+        misses.append(Miss(opened_at, clock_start, closed_at, seconds, conversation_id, customer, answered_by))
+    return misses
 
 
 @dataclass
@@ -554,7 +606,7 @@ class Departure:
 
 
 def departures(
-    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[ResponseOpportunity] | None = None
+    win: Window, *, limit: int = DEPARTURES_SHOWN, misses: list[Miss] | None = None
 ) -> list[Departure]:
     """When the window's oldest misses leave it (their opening + the window).
 
@@ -562,12 +614,31 @@ def departures(
     of its misses (as many as its tally counts), the oldest are among them.
     """
     span = timedelta(days=win.days)
-    openings: Iterable[datetime]
+    openings: Iterable[datetime] | None
     if misses is not None and len(misses) == win.tally.hours.missed:
         openings = sorted(ro.opened_at for ro in misses)[:limit]
     else:
+        openings = _oldest_misses_read_raw(win, limit=limit)
+    if openings is None:
         openings = _misses_within(win, limit=limit, newest=False).values_list("opened_at", flat=True)[:limit]
     return [Departure(opened_at=opened_at, leaves_at=opened_at + span) for opened_at in openings]
+
+
+def _oldest_misses_read_raw(win: Window, *, limit: int) -> list[datetime] | None:
+    """The openings of the window's `limit` oldest misses when the days that
+    hold them were read raw (the window's first, partial day, usually: its
+    ROs were all read for the tallies); None when a rollup's day holds some."""
+    found: list[datetime] = []
+    for day in sorted(win.per_day):
+        tally = win.per_day[day]
+        if not tally.hours.missed:
+            continue
+        if tally.missed_openings is None:
+            return None
+        found.extend(tally.missed_openings)
+        if len(found) >= limit:
+            break
+    return sorted(found)[:limit]
 
 
 @dataclass
@@ -707,12 +778,21 @@ def export_rows(*, page: Page, kind: str, days: int, now: datetime) -> QuerySet[
 # The live SLA banner
 
 
+class Urgent(NamedTuple):
+    """The conversation that waited longest past its deadline (or is nearest
+    it), as the banner names it."""
+
+    pk: int
+    due_at: datetime | None  # never None for a waiting conversation
+    customer: str  # the contact's display name ("" without a contact)
+    page_name: str
+
+
 @dataclass
 class SlaStatus:
     missed: int
     at_risk: int
-    # The conversation that waited longest past its deadline (or is nearest it).
-    most_urgent: Conversation | None
+    most_urgent: Urgent | None
     now: datetime
 
     @property
@@ -739,6 +819,20 @@ class SlaStatus:
         urgent = self.most_urgent.pk if self.most_urgent else 0
         minutes = (self.late_seconds or self.left_seconds or 0) // 60
         return f"{self.missed}.{self.at_risk}.{urgent}.{minutes}"
+
+
+def _most_urgent(waiting: QuerySet[Conversation]) -> Urgent | None:
+    row = (
+        waiting.order_by("due_at", "pk")
+        .values_list("pk", "due_at", "page__name", "contact__name", "contact__first_name", "contact__last_name")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, due_at, page_name, name, first_name, last_name = row
+    # No contact: its columns are NULL (an existing contact's are "" at worst).
+    customer = "" if name is None else contact_display_name(name, first_name, last_name)
+    return Urgent(pk=pk, due_at=due_at, customer=customer, page_name=page_name)
 
 
 def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] | None = None) -> SlaStatus:
@@ -769,15 +863,24 @@ def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] 
     waiting = Conversation.objects.filter(
         page_id__in=[page.pk for page in pages], status=ConversationStatus.OPEN, due_at__gt=now - REPLY_LIMIT,
     ).filter(warned)
-    # Two narrow statements: the counts over the waiting conversations' index
-    # entries, then the most urgent one found among those entries alone and
-    # only then read whole, with its contact. (One statement with window
-    # counts joined every waiting conversation to its contact and carried
-    # whole rows into the window: 10 ms at 1,900 waiting, 1 M bench.)
-    counts = waiting.aggregate(missed=Count("pk", filter=Q(due_at__lt=now)), waiting=Count("pk"))
+    # Two narrow statements: the counts and the earliest deadline over the
+    # waiting conversations' index entries, then the most urgent (the earliest
+    # deadline, the smallest id) found on the index by that deadline and only
+    # then read, with its contact's and Page's names. (One statement with
+    # window counts joined every waiting conversation to its contact and
+    # carried whole rows into the window: 10 ms at 1,900 waiting, 1 M bench;
+    # the most urgent as `ORDER BY due_at, id LIMIT 1` over the Pages' index
+    # entries sorted all of them again: 1.3 ms there, 0.1 by its deadline.)
+    # Read as values: the conversation, its contact and its Page built as
+    # model instances cost more CPU than both statements' SQL.
+    counts = waiting.aggregate(
+        missed=Count("pk", filter=Q(due_at__lt=now)), waiting=Count("pk"), earliest=Min("due_at")
+    )
     if not counts["waiting"]:
         return SlaStatus(missed=0, at_risk=0, most_urgent=None, now=now)
-    first = waiting.order_by("due_at", "pk").values("pk")[:1]
-    most_urgent = Conversation.objects.select_related("contact", "page").filter(pk=Subquery(first)).first()
+    # Answered in between (each statement sees its own snapshot): the next one.
+    most_urgent = _most_urgent(waiting.filter(due_at=counts["earliest"])) or _most_urgent(
+        waiting.filter(due_at__gt=counts["earliest"])
+    )
     missed = counts["missed"]
     return SlaStatus(missed=missed, at_risk=counts["waiting"] - missed, most_urgent=most_urgent, now=now)

@@ -18,6 +18,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -33,11 +34,14 @@ from . import charts, dashboard, fragments
 from . import responsiveness as rules
 from .access import get_page_among, get_page_for_user, pages_for
 from .hours_selectors import HoursStatus
-from .models import ConversationKind, Page, ResponseOpportunity
+from .models import ConversationKind, Page
 from .services import exports
 
-# The dashboard remembers the last Page looked at, per session.
-SESSION_PAGE = "dashboard_page"
+# The dashboard remembers the last Page looked at, per session: in the
+# cache, keyed by the session, not in the session itself, which is written to
+# the database whenever it changes (cached_db), and going from Page to Page is
+# what the dashboard is for. A lost key only sends /dashboard/ to the first Page.
+REMEMBERED_PAGE = "dashboard-page:{session}"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -71,7 +75,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if not pages:
         return render(request, "dashboard/empty.html", {"nav": "dashboard"})
     wanted = request.GET.get("page", "")
-    remembered = request.session.get(SESSION_PAGE)
+    remembered = _remembered_page(request)
     if wanted.isdigit() and int(wanted) in pages:
         chosen = int(wanted)
     elif remembered in pages:
@@ -81,6 +85,18 @@ def index(request: HttpRequest) -> HttpResponse:
     query = {key: request.GET[key] for key in ("kind", "days") if request.GET.get(key)}
     url = reverse("inbox:dashboard_page", args=[chosen])
     return redirect(f"{url}?{urlencode(query)}" if query else url)
+
+
+def _remembered_page(request: HttpRequest) -> int | None:
+    session = request.session.session_key
+    return cache.get(REMEMBERED_PAGE.format(session=session)) if session else None
+
+
+def _remember_page(request: HttpRequest, page: Page) -> None:
+    """One cache write (no read first: a SET costs what a GET does)."""
+    session = request.session.session_key
+    if session:
+        cache.set(REMEMBERED_PAGE.format(session=session), page.pk, timeout=settings.SESSION_COOKIE_AGE)
 
 
 @dataclass(frozen=True)
@@ -97,21 +113,20 @@ class MissRow:
     conversation_id: int
 
 
-def _miss_rows(misses: list[ResponseOpportunity], zone: str) -> list[SafeString]:
+def _miss_rows(misses: list[dashboard.Miss], zone: str) -> list[SafeString]:
     """The misses' lines, each rendered once per distinct content, language
     and time zone (their times read in the Page's zone)."""
     rows = []
     with timezone.override(zone):
-        for ro in misses:
-            contact, responder = ro.conversation.contact, ro.responder
+        for miss in misses:
             row = MissRow(
-                opened_at=ro.opened_at,
-                while_closed=ro.clock_start > ro.opened_at,
-                customer=contact.display_name if contact else "",
-                response_seconds=ro.response_seconds,
-                answered_by=(responder.get_full_name() or responder.get_username()) if responder else "",
-                closed=ro.closed_at is not None,
-                conversation_id=ro.conversation_id,
+                opened_at=miss.opened_at,
+                while_closed=miss.clock_start > miss.opened_at,
+                customer=miss.customer,
+                response_seconds=miss.response_seconds,
+                answered_by=miss.answered_by,
+                closed=miss.closed_at is not None,
+                conversation_id=miss.conversation_id,
             )
             rows.append(fragments.fill(fragments.render("dashboard/page.html#miss", row=row)))
     return rows
@@ -173,8 +188,7 @@ def page_dashboard(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
     pages = hours_status.member_pages
     page = get_page_among(pages, pk=page_id)
     kind, days = _window(request, page)
-    if request.session.get(SESSION_PAGE) != page.pk:
-        request.session[SESSION_PAGE] = page.pk  # assigning marks the session modified: a write
+    _remember_page(request, page)
     template = "dashboard/page.html#body" if request.htmx and not request.htmx.boosted else "dashboard/page.html"
     return render(request, template, _context(request, page, kind, days, hours_status=hours_status))
 

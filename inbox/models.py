@@ -132,9 +132,14 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
-        # Until Meta gives a name, or when it refuses the profile (100/2018218),
-        # Meta's own inbox says "Facebook user"; a PSID means nothing to anyone.
-        return self.name or " ".join(p for p in (self.first_name, self.last_name) if p) or gettext("Facebook user")
+        return contact_display_name(self.name, self.first_name, self.last_name)
+
+
+def contact_display_name(name: str, first_name: str, last_name: str) -> str:
+    """A contact's name as every page shows it (also for a contact read as values)."""
+    # Until Meta gives a name, or when it refuses the profile (100/2018218),
+    # Meta's own inbox says "Facebook user"; a PSID means nothing to anyone.
+    return name or " ".join(p for p in (first_name, last_name) if p) or gettext("Facebook user")
 
 
 class ConversationKind(models.TextChoices):

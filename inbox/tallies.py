@@ -250,14 +250,20 @@ def add_opportunity(
     if second is not None:
         tally.seconds[second] = tally.seconds.get(second, 0) + 1
 
-    cell = tally.hours.setdefault(facts.hour_of_week, Cell())
+    # get, then a new Cell or Tally only when missing: setdefault would build
+    # one for every RO, and this runs for every RO of the days read raw.
+    cell = tally.hours.get(facts.hour_of_week)
+    if cell is None:
+        cell = tally.hours[facts.hour_of_week] = Cell()
     cell.decided += 1
     cell.on_time += on_time
     if second is not None:
         cell.seconds[second] = cell.seconds.get(second, 0) + 1
 
     if facts.responder_id is not None:
-        mine = tally.responders.setdefault(facts.responder_id, Tally())
+        mine = tally.responders.get(facts.responder_id)
+        if mine is None:
+            mine = tally.responders[facts.responder_id] = Tally()
         if on_time:
             mine.on_time += 1
         else:

@@ -113,7 +113,7 @@ def test_the_banner_shows_a_deadline_the_moment_it_passes(page, alice, deliver):
     assert (risk.missed, risk.at_risk) == (0, 1)
     assert (due.missed, due.at_risk) == (0, 1)
     assert (after.missed, after.at_risk) == (1, 0)
-    assert after.most_urgent.contact.external_id == "p1"
+    assert Conversation.objects.get(pk=after.most_urgent.pk).contact.external_id == "p1"
 
 
 @pytest.mark.django_db(transaction=True)
