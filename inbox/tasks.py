@@ -26,7 +26,7 @@ from .services import ingestion, opportunities, sending
 
 log = logging.getLogger(__name__)
 
-# The sweep leaves a fresh delivery to its own task for this long.
+# The sweep leaves a fresh delivery to the worker's drain (process_deliveries) for this long.
 SWEEP_GRACE = timedelta(seconds=20)
 # A sweep stops taking new deliveries after this long (CELERY_TASK_SOFT_TIME_LIMIT
 # is 100 s), and the next one, 30 s later, goes on.
