@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -452,28 +453,28 @@ class Window:
         """Each author's replies in the window: {user id: [replies, unedited
         saved replies]}. The rollups hold their days'; the days read raw are
         counted now, in one query, since only the agents table needs them."""
-        out: dict[int, list[int]] = {}
-        for tally in self.per_day.values():
-            if tally.piece is None:
-                for pk, (count, unedited) in tally.replies.items():
-                    mine = out.setdefault(pk, [0, 0])
-                    mine[0] += count
-                    mine[1] += unedited
+        rolled_up = (
+            (pk, count, unedited)
+            for tally in self.per_day.values() if tally.piece is None
+            for pk, (count, unedited) in tally.replies.items()
+        )
         # The days read raw are disjoint pieces of the window, and only their
         # sum is wanted: PostgreSQL counts them per author.
         raw = [tally.piece for tally in self.per_day.values() if tally.piece is not None]
-        if raw:
-            counted = (
-                _replies(page=self.page, kind=self.kind)
-                .filter(_ranges_q("timestamp", _merged(raw)))
-                .values("author_id")
-                .annotate(replies=Count("pk"), unedited=Count("pk", filter=Q(is_unedited_saved_reply=True)))
-                .values_list("author_id", "replies", "unedited")
-            )
-            for pk, count, unedited in counted:
-                mine = out.setdefault(pk, [0, 0])
-                mine[0] += count
-                mine[1] += unedited
+        counted: Iterable[tuple[int, int, int]] = (
+            _replies(page=self.page, kind=self.kind)
+            .filter(_ranges_q("timestamp", _merged(raw)))
+            .values("author_id")
+            .annotate(replies=Count("pk"), unedited=Count("pk", filter=Q(is_unedited_saved_reply=True)))
+            .values_list("author_id", "replies", "unedited")
+            if raw
+            else ()
+        )
+        out: dict[int, list[int]] = {}
+        for pk, count, unedited in chain(rolled_up, counted):
+            mine = out.setdefault(pk, [0, 0])
+            mine[0] += count
+            mine[1] += unedited
         return out
 
     @property
@@ -561,6 +562,13 @@ def _misses_within(win: Window, *, limit: int, newest: bool) -> QuerySet[Respons
     return qs.filter(opened_at__lt=day_bounds(tz, max(kept))[1]).order_by("opened_at")
 
 
+def _customer(name: str | None, first_name: str | None, last_name: str | None) -> str:
+    """A contact's display name from its columns read as values through a
+    join: "" without a contact (its columns are NULL; an existing contact's
+    are "" at worst)."""
+    return "" if name is None else contact_display_name(name, first_name or "", last_name or "")
+
+
 class Miss(NamedTuple):
     """One of the window's latest misses, as its line shows it."""
 
@@ -588,8 +596,7 @@ def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[Miss]:
     misses = []
     for (opened_at, clock_start, closed_at, seconds, conversation_id, name, first, last,
          responder_first, responder_last, responder_username) in rows:
-        # No contact: its columns are NULL (an existing contact's are "" at worst).
-        customer = "" if name is None else contact_display_name(name, first, last)
+        customer = _customer(name, first, last)
         answered_by = ""
         if responder_username is not None:
             # The user model's own words (an unsaved instance: nothing is read).
@@ -830,9 +837,7 @@ def _most_urgent(waiting: QuerySet[Conversation]) -> Urgent | None:
     if row is None:
         return None
     pk, due_at, page_name, name, first_name, last_name = row
-    # No contact: its columns are NULL (an existing contact's are "" at worst).
-    customer = "" if name is None else contact_display_name(name, first_name, last_name)
-    return Urgent(pk=pk, due_at=due_at, customer=customer, page_name=page_name)
+    return Urgent(pk=pk, due_at=due_at, customer=_customer(name, first_name, last_name), page_name=page_name)
 
 
 def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] | None = None) -> SlaStatus:

@@ -22,14 +22,7 @@ def _key(kind: str, pk: int) -> str:
 
 
 def bump(*, page_id: int, conversation_id: int | None = None) -> None:
-    keys = [_key("page", page_id)] + ([_key("conversation", conversation_id)] if conversation_id else [])
-    try:
-        _increment(keys)
-    except Exception:  # Redis down: see below
-        # Called on commit: raising here would turn a reply that is saved and
-        # queued into an error page, and the agent would send it twice (chaos
-        # scenario "redis"). Clients just refresh a little later.
-        log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
+    _bump([_key("page", page_id)] + ([_key("conversation", conversation_id)] if conversation_id else []))
 
 
 def bump_many(changed: set[tuple[int, int]]) -> None:
@@ -39,10 +32,16 @@ def bump_many(changed: set[tuple[int, int]]) -> None:
         return
     page_ids = sorted({page_id for page_id, _conversation_id in changed})
     conversation_ids = sorted({conversation_id for _page_id, conversation_id in changed})
-    keys = [_key("page", pk) for pk in page_ids] + [_key("conversation", pk) for pk in conversation_ids]
+    _bump([_key("page", pk) for pk in page_ids] + [_key("conversation", pk) for pk in conversation_ids])
+
+
+def _bump(keys: list[str]) -> None:
     try:
         _increment(keys)
-    except Exception:  # Redis down: as in bump
+    except Exception:  # Redis down: see below
+        # Called on commit: raising here would turn a reply that is saved and
+        # queued into an error page, and the agent would send it twice (chaos
+        # scenario "redis"). Clients just refresh a little later.
         log.warning("Live versions not bumped (cache unavailable)", exc_info=True)
 
 

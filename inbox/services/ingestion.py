@@ -102,7 +102,7 @@ def process_delivery(*, delivery_id: int) -> bool:
         )
         if delivery is None:
             return False
-        applied, ignored = _apply_delivery(delivery)
+        applied, ignored = _apply_events(_events_of(delivery), delivery=delivery)
         # The attempt is counted with the outcome: an attempt that raises rolls
         # everything back, and record_failure counts it instead.
         _mark_processed([delivery.pk], applied=applied, ignored=ignored)
@@ -164,10 +164,6 @@ def process_batch(*, limit: int | None = None) -> int:
 
 def _events_of(delivery: Delivery) -> list[ev.Event]:
     return ev.parse_delivery(ev.parse_body(bytes(delivery.body)))
-
-
-def _apply_delivery(delivery: Delivery) -> tuple[int, int]:
-    return _apply_events(_events_of(delivery), delivery=delivery)
 
 
 def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, int]:
