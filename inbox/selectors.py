@@ -197,6 +197,17 @@ TIMELINE_EVENTS = (
     "comment_hide", "comment_unhide", "comment_remove", "comment_delete", "referral",
 )
 TIMELINE_EVENT_LIMIT = 200
+# What a conversation's page reads of its messages (templates/inbox/_message.html,
+# views._present_thread, the comment guidance) and of their authors: the rest
+# (delivery bookkeeping, send attempts, saved-reply statistics) is never
+# shown, and skipping it spares converting it for every line.
+THREAD_MESSAGE_FIELDS = (
+    "conversation_id", "mid", "direction", "channel", "is_automatic", "timestamp", "text", "attachments",
+    "postback_title", "parent_comment_id", "recipient_comment_id", "edit_history", "removed_at", "is_hidden",
+    "reactions", "send_status", "send_error", "maybe_delivered",
+    "author__first_name", "author__username",
+)
+PERSON_FIELDS = ("first_name", "username")
 
 
 def thread(conversation: Conversation, *, before: str | None = None, limit: int | None = None) -> Thread:
@@ -215,7 +226,9 @@ def thread(conversation: Conversation, *, before: str | None = None, limit: int 
         before_at = _cursor_time(at_text)
         messages_qs = messages_qs.filter(Q(timestamp__lt=before_at) | Q(timestamp=before_at, id__lt=int(pk)))
         events_qs = events_qs.filter(at__lt=before_at)
-    newest_first = list(messages_qs.select_related("author").order_by("-timestamp", "-id")[: limit + 1])
+    newest_first = list(
+        messages_qs.select_related("author").only(*THREAD_MESSAGE_FIELDS).order_by("-timestamp", "-id")[: limit + 1]
+    )
     earlier_cursor = None
     if len(newest_first) > limit:
         newest_first = newest_first[:limit]
@@ -223,7 +236,11 @@ def thread(conversation: Conversation, *, before: str | None = None, limit: int 
         earlier_cursor = _encode_cursor(oldest.timestamp.isoformat(), str(oldest.pk))
         events_qs = events_qs.filter(at__gte=oldest.timestamp)
     messages = newest_first[::-1]
-    events = list(events_qs.select_related("actor").order_by("-at", "-id")[:TIMELINE_EVENT_LIMIT])[::-1]
+    events = list(
+        events_qs.select_related("actor")
+        .only("conversation_id", "kind", "at", "data", *(f"actor__{name}" for name in PERSON_FIELDS))
+        .order_by("-at", "-id")[:TIMELINE_EVENT_LIMIT]
+    )[::-1]
     entries = [ThreadEntry(at=m.timestamp, message=m) for m in messages]
     entries += [ThreadEntry(at=e.at, event=e) for e in events]
     # Stable: at equal instants a message comes before the event it caused.
@@ -236,6 +253,7 @@ def members_of(page: Page) -> list[Any]:
     return list(
         get_user_model()
         .objects.filter(memberships__page=page, is_active=True)
+        .only(*PERSON_FIELDS)
         .order_by("first_name", "username")
     )
 

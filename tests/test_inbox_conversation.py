@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inbox import selectors, simulation
+from inbox import selectors, services, simulation
 from inbox.models import (
     AuditLog,
     AwayPeriod,
@@ -463,6 +463,44 @@ def test_it_pins_a_conversation_to_six_queries_private_or_public(client, alice, 
         # The user, the conversation, its messages, its events, the Page's
         # members, the layout's memberships.
         assert len(queries) == 6, "\n".join(queries)
+
+
+def test_it_reads_only_what_the_thread_shows(client, alice, bob, page, deliver):
+    conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=500)
+    send_reply(conversation=conversation, author=alice, text="Bonjour")
+    services.set_status(conversation=conversation, status=ConversationStatus.DONE, actor=alice)
+    client.force_login(bob)
+    client.get(f"/c/{conversation.pk}/")  # warm the session cache
+    queries = _queries(client, f"/c/{conversation.pk}/")
+    messages = [sql for sql in queries if 'FROM "inbox_message"' in sql]
+    events = [sql for sql in queries if 'FROM "inbox_conversationevent"' in sql]
+    members = [sql for sql in queries if 'FROM "auth_user" INNER JOIN "inbox_membership"' in sql]
+    assert len(messages) == len(events) == len(members) == 1, "\n".join(queries)
+    # Sending's bookkeeping and the saved-reply statistics are never shown…
+    for column in ("send_attempts", "next_attempt_at", "saved_reply_similarity", "messaging_type"):
+        assert f'"inbox_message"."{column}"' not in messages[0]
+    # …nor anyone's password, e-mail or last login.
+    for sql in (messages[0], events[0], members[0]):
+        assert '"auth_user"."password"' not in sql and '"auth_user"."email"' not in sql, sql
+
+
+def test_it_shows_who_did_what_in_the_thread_without_a_query_per_line(client, alice, bob, page, deliver):
+    conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=500)
+    reply = send_reply(conversation=conversation, author=alice, text="Bonjour, c'est Alice")
+    Message.objects.filter(pk=reply.pk).update(send_status=SendStatus.FAILED, send_error="(#10) Outside the window")
+    services.assign_conversation(conversation=conversation, assignee=bob, actor=alice)
+    services.set_status(conversation=conversation, status=ConversationStatus.DONE, actor=alice)
+    client.force_login(bob)
+    client.get(f"/c/{conversation.pk}/")  # warm the session cache
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(f"/c/{conversation.pk}/").content.decode()
+    queries = [q["sql"] for q in captured.captured_queries
+               if "django_session" not in q["sql"] and "inbox_responseopportunity" not in q["sql"]]
+    assert len(queries) == 6, "\n".join(queries)
+    assert re.search(r'class="msg-author">Alice</span>', html)  # the reply's author
+    assert "Meta refused it: (#10) Outside the window" in html  # its failure, with a retry
+    assert "Assigned to Bob" in html and "Marked done" in html  # the events…
+    assert html.count('<span class="muted">· Alice</span>') == 2  # …with who did them
 
 
 def test_it_shows_times_in_the_pages_zone_and_marks_replies_to_comments(client, bob, page, deliver):
