@@ -71,6 +71,9 @@ def ensure_database() -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+        # A commit waits for its WAL on disk, as in production (the server
+        # `make services` starts lets the tests' databases skip that wait).
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env=dict(os.environ)
     )

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores, {_memory_gb()} GB RAM, {platform.platform()}",
         "python": sys.version.split()[0],
         "postgresql": _pg_version(),
+        "durability": _durability(),
         "sizes": " and ".join(f"{int(size):,}" for size in raw["loads"]) + " messages",
         "duration": f"{time.perf_counter() - started:.0f} s",
         "load average (1 min) during the run": sampler.summary(),
@@ -233,11 +234,25 @@ def _memory_gb() -> int:
 
 
 def _pg_version() -> str:
+    return _show("server_version")
+
+
+def _show(setting: str) -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
+        cursor.execute(f"SHOW {setting}")  # a name from this file, never input
         return cursor.fetchone()[0]
+
+
+def _durability() -> str:
+    """Whether a commit here costs what it costs in production: a figure
+    measured with fsync or synchronous_commit off is flattering."""
+    settings = {name: _show(name) for name in ("fsync", "synchronous_commit", "full_page_writes")}
+    text = ", ".join(f"{name} {value}" for name, value in settings.items())
+    if set(settings.values()) != {"on"}:
+        return f"{text}: NOT as in production, commits are cheaper than they would be"
+    return f"{text} (as in production)"
 
 
 if __name__ == "__main__":

@@ -126,3 +126,30 @@ def test_it_measures_the_machines_speed_with_a_fixed_piece_of_work():
     # A fixed piece of work: the same order of magnitude twice in a row.
     assert 0 < first < 1000 and 0 < second < 1000
     assert max(first, second) / min(first, second) < 5
+
+
+def test_a_result_says_when_its_commits_were_cheaper_than_in_production(db):
+    from django.db import connection
+
+    from bench.run import _durability
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")  # what the tests' databases do
+    said = _durability()
+    assert "synchronous_commit off" in said and "NOT as in production" in said
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")  # what the benchmark's database does
+    assert "synchronous_commit on" in _durability()
+
+
+def test_the_services_postgresql_flushes_to_disk_as_in_production(db):
+    # The benchmarks run on it: with fsync or full page writes off, a durable
+    # commit would cost them less than it does in production.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW fsync")
+        fsync = cursor.fetchone()[0]
+        cursor.execute("SHOW full_page_writes")
+        full_page_writes = cursor.fetchone()[0]
+    assert (fsync, full_page_writes) == ("on", "on")
