@@ -835,6 +835,36 @@ def test_the_banner_shows_a_deadline_within_5_seconds_of_it_passing(tab, live_se
     assert shown - due <= timedelta(seconds=5), f"shown {shown - due} after the deadline"
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("where", ["queue", "dashboard"])
+def test_the_banner_looks_and_works_the_same_on_the_queue_and_the_dashboard(tab, live_server, page, alice, where):
+    from inbox import simulation
+    from inbox.services import ingestion
+
+    from .conftest import sign_in
+
+    payload = meta.messaging(page.meta_page_id, meta.customer(
+        page.meta_page_id, "p-late", timezone.now() - timedelta(minutes=10)))
+    delivery, _ = ingestion.store_delivery(body=simulation.encode(payload))
+    ingestion.process_delivery(delivery_id=delivery.pk)
+    path = "/" if where == "queue" else f"/dashboard/{page.pk}/"
+    sign_in(tab, "alice")
+    tab.goto(path)
+    banner = tab.wait_for_selector("#sla-banner[data-sla-missed='1']")
+    # Styled as a late deadline: the red box and its dot (--danger-bg, --danger).
+    assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(253, 232, 232)"
+    assert banner.evaluate("e => getComputedStyle(e.querySelector('.sla-dot')).backgroundColor") == "rgb(185, 28, 28)"
+    # "Notify me" is offered only while the browser has not been asked yet…
+    asked = tab.evaluate("Notification.permission") != "default"
+    assert tab.locator("[data-sla-notify]").is_visible() is not asked
+    # …and is gone once notifications are allowed.
+    tab.context.grant_permissions(["notifications"])
+    tab.goto(path)
+    tab.wait_for_selector("#sla-banner[data-sla-missed='1']")
+    tab.wait_for_function("document.querySelector('[data-sla-notify]').hidden")
+    assert not tab.locator("[data-sla-notify]").is_visible()
+
+
 def test_the_oldest_misses_come_from_the_days_read_raw_with_no_query(page, alice, bob):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
