@@ -316,8 +316,12 @@ def _ro_state(conversation: Conversation, now: datetime) -> dict[str, Any] | Non
     clock_start = conversation.due_at - timedelta(seconds=target)
     left = (conversation.due_at - now).total_seconds()
     opening = queue_rows.when(clock_start, conversation.page, now) if clock_start > now else ""
+    times = queue_rows.LocalTimes(conversation.page.timezone, now)
+    due = times.local(conversation.due_at)
     return {
         "due_at": conversation.due_at,
+        # "by 14:05" today; a deadline on another day says which ("by 19 nov. 10:57").
+        "due_text": f"{due:%H:%M}" if due.date() == times.today else times.day_and_time(conversation.due_at)[1],
         "clock_start": clock_start,
         "clock_not_started": clock_start > now,
         "next_opening": opening,

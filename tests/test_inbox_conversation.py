@@ -503,6 +503,25 @@ def test_it_shows_who_did_what_in_the_thread_without_a_query_per_line(client, al
     assert html.count('<span class="muted">· Alice</span>') == 2  # …with who did them
 
 
+def test_it_says_the_day_of_a_deadline_that_is_not_today(client, bob, page, deliver):
+    from zoneinfo import ZoneInfo
+
+    from django.utils.formats import date_format
+
+    paris = ZoneInfo("Europe/Paris")
+    old = customer_writes(deliver, page, "p-old", "hello", seconds_ago=3 * 86400)
+    fresh = customer_writes(deliver, page, "p-new", "bonjour", seconds_ago=1)
+    client.force_login(bob)
+    for conversation, with_day in ((old, True), (fresh, False)):
+        conversation.refresh_from_db()
+        due = conversation.due_at.astimezone(paris)
+        if due.date() != timezone.now().astimezone(paris).date():
+            with_day = True  # a fresh message just before midnight: due tomorrow
+        expected = f'{date_format(due, "j N")} {due:%H:%M}' if with_day else f"{due:%H:%M}"
+        html = client.get(f"/c/{conversation.pk}/").content.decode()
+        assert f"answer by {expected}." in html
+
+
 def test_it_shows_times_in_the_pages_zone_and_marks_replies_to_comments(client, bob, page, deliver):
     from zoneinfo import ZoneInfo
 
