@@ -306,8 +306,8 @@ def legend_items() -> list[tuple[str, str]]:
     return [
         ("none", _("nothing to answer")),
         ("clear", _("no miss")),
-        ("low", _("up to 10 % missed")),
-        ("mid", _("up to 25 % missed")),
-        ("high", _("more than 25 % missed")),
+        ("low", _("up to 10% missed")),
+        ("mid", _("up to 25% missed")),
+        ("high", _("more than 25% missed")),
     ]
 

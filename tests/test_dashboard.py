@@ -240,7 +240,7 @@ def test_it_shows_metas_figures_and_both_clocks(client, alice, nine_of_ten):
     assert (figures.meta_response_rate, figures.meta_response_time_seconds, figures.meta_badge) == (1, 60, True)
     assert "Very responsive" in html
     assert "In opening hours" in html and "In calendar time" in html
-    assert "Mean of the fastest 90 %" in html
+    assert "Mean of the fastest 90%" in html
 
 
 def test_it_breaks_figures_down_by_agent_with_their_unedited_saved_replies(client, alice, bob, page, deliver):
