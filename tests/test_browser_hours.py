@@ -176,3 +176,22 @@ def test_an_agent_has_no_settings_link_and_gets_404_on_settings(tab, page, bob):
     expect(tab.locator(".mainnav a[href='/settings/']")).to_have_count(0)
     response = tab.goto(f"/pages/{page.pk}/settings/")
     assert response is not None and response.status == 404
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("width", [1024, 1360])
+def test_the_weeks_bars_never_run_under_the_days_tools(tab, page, alice, language, width):
+    OpeningInterval.objects.create(page=page, weekday=0, start_minute=20 * 60, end_minute=24 * 60)
+    tab.set_viewport_size({"width": width, "height": 900})
+    sign_in(tab, "alice")
+    use_language(tab, language)
+    tab.goto(f"/pages/{page.pk}/settings/")
+    scale = tab.locator(".week-scale").bounding_box()
+    for weekday in range(7):
+        bar = tab.locator(f"#day-{weekday} .day-bar").bounding_box()
+        tools = tab.locator(f"#day-{weekday} .interval-add").bounding_box()
+        # The 24 h bar ends before the opening/closing fields begin (Monday's
+        # late evening, 20:00-24:00, stays visible)…
+        assert bar["x"] + bar["width"] <= tools["x"], (weekday, bar, tools)
+        # …and the 0 h-24 h scale spans the bars exactly.
+        assert abs(scale["x"] - bar["x"]) <= 1 and abs(scale["width"] - bar["width"]) <= 1, (scale, bar)
