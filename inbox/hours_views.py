@@ -105,12 +105,15 @@ def _context(request: HtmxHttpRequest, page: Page, **extra: Any) -> dict[str, An
                 next_opening=preview_opening, now=now,
             ),
         })
+    week = hours_selectors.week(page)
     context: dict[str, Any] = {
         "page": page,
         "nav": "settings",
         "admin_pages": hours_selectors.admin_pages(request.user),
         "status": hours_selectors.page_availability(page, is_admin=True, now=now),
-        "week": hours_selectors.week(page),
+        "week": week,
+        # No hours at all: DOMAIN.md's "always available", not seven closed days.
+        "always_open": not any(day.intervals for day in week),
         "closures": hours_selectors.closures(page, today=today),
         "holiday_years": [today.year, today.year + 1],
         "holidays_missing": {

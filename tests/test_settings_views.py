@@ -116,6 +116,18 @@ def test_an_admin_builds_split_shifts_with_htmx(client, english, alice, page):
     assert page.hours_changed_at is not None
 
 
+def test_a_week_without_hours_reads_as_always_open_not_as_seven_closed_days(client, english, alice, page):
+    signed_in(client, alice)
+    html = client.get(url("page_settings", page)).content.decode()
+    assert html.count("Open all day: no hours set") == 7
+    assert 'class="closed-day muted">Closed' not in html and "is-closed" not in html
+    response = client.post(url("interval_add", page), {"weekday": 0, "start": "09:00", "end": "12:00"}, **HTMX)
+    html = response.content.decode()
+    # Hours on Monday: the other six days are closed now.
+    assert "Open all day" not in html
+    assert html.count('class="closed-day muted">Closed') == 6 and html.count("is-closed") == 6
+
+
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
