@@ -6,8 +6,10 @@ import hashlib
 import re
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.fernet import Fernet
@@ -224,9 +226,22 @@ def test_seed_demo_seeds_once(monkeypatch):
     messages = Message.objects.count()
     assert Conversation.objects.filter(page=page, kind="private").count() >= 20
     assert ResponseOpportunity.objects.filter(page=page).exists()
+    # Business hours, away messages and saved replies to show, all valid.
+    from inbox.models import AwayMessage, OpeningInterval
+    from inbox.services import hours
+    from templates_app.models import SavedReply
+    from templates_app.services import variable_problems
+
+    assert OpeningInterval.objects.filter(page=page).count() == 7
+    assert hours.schedule_for(page).is_available(datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    assert not hours.schedule_for(page).is_available(datetime(2026, 11, 24, 23, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    assert set(AwayMessage.objects.filter(page=page, enabled=True).values_list("language", flat=True)) == {"fr", "en"}
+    replies = list(SavedReply.objects.filter(page=page))
+    assert len(replies) == 5 and all(not variable_problems(reply.body) for reply in replies)
     run("seed_demo")
     assert Message.objects.count() == messages
     assert Page.objects.count() == 1
+    assert SavedReply.objects.count() == 5 and OpeningInterval.objects.count() == 7
 
 
 def test_rebuild_responsiveness_recomputes_the_opportunities(page, deliver):

@@ -413,7 +413,7 @@ def test_the_topbar_says_open_closed_or_away(client, english, alice, page, clock
     signed_in(client, alice)
     clock.set(paris(2026, 11, 24, 11, 0))
     html = client.get(reverse("inbox:queue")).content.decode()
-    assert 'class="avail-pill avail-open"' in html and "until today 18:00" in html
+    assert 'class="avail-pill avail-open"' in html and "· until 18:00</span>" in html
     clock.set(paris(2026, 11, 24, 19, 0))
     html = client.get(reverse("inbox:queue")).content.decode()
     assert 'class="avail-pill avail-closed"' in html and "opens tomorrow 09:00" in html

@@ -24,9 +24,11 @@ register = template.Library()
 
 
 @register.filter
-def local_when(value: datetime | None, tz: str) -> str:
+def local_when(value: datetime | None, tz: str, *, today_as_time: bool = False) -> str:
     """`value` in the zone `tz`, relative to today there: "today 18:00",
-    "tomorrow 09:00", "Monday 09:00" (within 6 days), "24 December 09:00"."""
+    "tomorrow 09:00", "Monday 09:00" (within 6 days), "24 December 09:00".
+    `today_as_time`: a time today is said bare ("18:00"), where "until" or
+    "opens" before it makes "today" go without saying."""
     if value is None:
         return ""
     zone = ZoneInfo(tz)
@@ -34,7 +36,7 @@ def local_when(value: datetime | None, tz: str) -> str:
     days_ahead = (local.date() - timezone.now().astimezone(zone).date()).days
     clock = f"{local:%H:%M}"
     if days_ahead == 0:
-        return _("today %(time)s") % {"time": clock}
+        return clock if today_as_time else _("today %(time)s") % {"time": clock}
     if days_ahead == 1:
         return _("tomorrow %(time)s") % {"time": clock}
     if 1 < days_ahead <= 6:
@@ -185,7 +187,8 @@ def topbar_status(context: template.Context, *, oob: object = False) -> SafeStri
             TopbarPage(
                 name=item.page.name,
                 state=item.state,
-                next_change=local_when(item.next_change, item.page.timezone) if lone else "",
+                # "Open · until 20:00": the topbar has no room for "today".
+                next_change=local_when(item.next_change, item.page.timezone, today_as_time=True) if lone else "",
             )
             for item in items
         ),

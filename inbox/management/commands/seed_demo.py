@@ -11,8 +11,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inbox import simulation
-from inbox.models import Membership, Page, Role
-from inbox.services import ingestion
+from inbox.availability import OpeningInterval
+from inbox.models import AwayMessage, Membership, Page, Role
+from inbox.services import hours, ingestion
+from templates_app import services as saved_replies
+from templates_app.selectors import Scope
 
 DEMO_PAGE_ID = "104200000000001"
 DEMO_PASSWORD = "demo-reactif-2026"  # noqa: S105 - printed on purpose: it is the demo's
@@ -41,9 +44,50 @@ class Command(BaseCommand):
         if not User.objects.filter(is_superuser=True).exists():
             User.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD)
         if created:
+            marie = User.objects.get(username="marie")
+            self._hours(page, marie)
+            self._saved_replies(page, marie)
             self._conversations(page, days)
         self.stdout.write(f"Demo Page {page.name} ({page.meta_page_id}); logins marie / hugo / admin, "
                           f"password {DEMO_PASSWORD}")
+
+    def _hours(self, page: Page, admin) -> None:
+        """A bakery's week (closed on Sunday afternoons and at night), with
+        away messages in French and English: the business-hours screens and
+        the "received while closed" clock have something to show."""
+        week = [OpeningInterval(weekday=day, start=7 * 60, end=20 * 60) for day in range(6)]
+        hours.replace_hours(page=page, actor=admin, intervals=[*week, OpeningInterval(weekday=6, start=8 * 60,
+                                                                                      end=13 * 60)])
+        for language, body in (
+            ("fr", "Bonjour {{ contact.first_name }}, merci pour votre message\u00a0! La boulangerie est fermée "
+                   "pour le moment\u00a0: nous vous répondons {{ page.next_opening }}."),
+            ("en", "Hello {{ contact.first_name }}, thanks for your message! The bakery is closed right now: "
+                   "we will answer {{ page.next_opening }}."),
+        ):
+            AwayMessage.objects.create(page=page, language=language, body=body)
+
+    def _saved_replies(self, page: Page, admin) -> None:
+        scope = Scope(page=page, owner=None, can_manage=True)
+        for title, shortcut, language, tags, body in (
+            ("Horaires d'ouverture", "horaires", "fr", "horaires",
+             "Bonjour {{ contact.first_name }}\u00a0! Nous sommes ouverts du lundi au samedi de 7 h à 20 h, "
+             "et le dimanche de 8 h à 13 h. — {{ agent.first_name }}"),
+            ("Livraison à Lyon", "livraison", "fr", "livraison, commande",
+             "Bonjour {{ contact.first_name }}, oui\u00a0: nous livrons dans tout Lyon le samedi matin, dès 20 € de "
+             "commande. — {{ agent.first_name }}"),
+            ("Commande de gâteau", "gateau", "fr", "commande",
+             "Avec plaisir {{ contact.first_name }}\u00a0! Pour un gâteau personnalisé, commandez 48 h à l'avance\u00a0: "
+             "dites-nous le nombre de parts et l'inscription. — {{ agent.first_name }}"),
+            ("Allergènes", "allergenes", "fr", "allergènes",
+             "Bonjour {{ contact.first_name }}, la liste des allergènes de chaque produit est affichée en "
+             "boutique\u00a0; dites-nous lequel vous intéresse et nous vous répondons en privé. "
+             "— {{ agent.first_name }}"),
+            ("Opening hours", "hours", "en", "hours",
+             "Hello {{ contact.first_name }}! We are open Monday to Saturday 7 am to 8 pm, and Sunday 8 am to "
+             "1 pm. — {{ agent.first_name }}"),
+        ):
+            saved_replies.create_saved_reply(actor=admin, scope=scope, data=saved_replies.SavedReplyData(
+                title=title, shortcut=shortcut, body=body, language=language, tags=tags))
 
     def _conversations(self, page: Page, days: int) -> None:
         rng = random.Random(42)  # noqa: S311 - demo data
