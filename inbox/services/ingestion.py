@@ -38,7 +38,7 @@ from ..models import (
     Page,
     SendStatus,
 )
-from . import opportunities
+from . import opportunities, rows
 
 log = logging.getLogger(__name__)
 
@@ -428,7 +428,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
             return True
         return False
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -442,6 +442,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         referral=event.referral,
         removed_at=at if event.is_deleted else None,
     )
+    rows.insert(message)
     message_added(message, conversation=conversation)
     return True
 
@@ -480,7 +481,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         message_added(ours, since=moved_from)
         return True
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -492,6 +493,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL,
         sent_at=at,
     )
+    rows.insert(message)
     message_added(message, conversation=conversation)
     return True
 
@@ -500,7 +502,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
     if _may_be_stored(page, event.mid) and _existing(page, event.mid) is not None:
         return False
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -512,6 +514,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
         postback_payload=event.payload[:1000],
         referral=event.referral,
     )
+    rows.insert(message)
     message_added(message, conversation=conversation)
     return True
 
@@ -648,7 +651,7 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
     # A Page comment sent from Réactif was stored before it went out and got
     # its id from the Graph API's answer; matched above by mid. Anything else
     # from the Page is a reply made elsewhere.
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.comment_id,
@@ -660,6 +663,7 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL if from_page else "",
         sent_at=at if from_page else None,
     )
+    rows.insert(message)
     message_added(message)
     return True
 
@@ -719,7 +723,7 @@ def message_added(
             fields += opportunities.refresh(
                 conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
             )
-    conversation.save(update_fields=fields)
+    rows.update(conversation, fields)
     if message.is_customer_message:
         from . import away
 
