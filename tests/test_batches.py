@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
-from django.db import connection, connections
+from django.db import DataError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -99,6 +99,50 @@ def test_a_thread_changed_by_an_earlier_event_of_the_batch_is_read_again(page, a
     kept = list(ResponseOpportunity.objects.values_list("opened_at", "closed_at", "due_at", "status"))
     opportunities.rebuild(page=page)
     assert list(ResponseOpportunity.objects.values_list("opened_at", "closed_at", "due_at", "status")) == kept
+
+
+def test_a_burst_reads_its_thread_once_and_ends_as_one_by_one(page):
+    """A customer's next message in the batch is written through the thread
+    as the previous one left it: no second read, the same summary and RO."""
+    (psid,) = waiting_customers(page, 1)
+    store(page, meta.customer(page.meta_page_id, psid, T0 + timedelta(seconds=10), "Un"),
+          meta.customer(page.meta_page_id, psid, T0 + timedelta(seconds=20), "Deux"))
+    store(page, meta.customer(page.meta_page_id, psid, T0 + timedelta(seconds=15), "Trois"))
+    with CaptureQueriesContext(connection) as captured:
+        assert ingestion.process_batch() == 2
+    reads = [q["sql"] for q in captured.captured_queries
+             if q["sql"].startswith("SELECT") and 'FROM "inbox_conversation"' in q["sql"]]
+    assert len(reads) == 1
+
+    conversation = thread_of(page, psid)
+    assert (conversation.preview, conversation.last_message_at) == ("Deux", T0 + timedelta(seconds=20))
+    assert conversation.last_customer_message_at == T0 + timedelta(seconds=20)
+    assert list(ResponseOpportunity.objects.values_list("opened_at", "closed_at")) == [(T0, None)]
+    assert conversation.due_at == T0 + timedelta(seconds=300)
+
+
+def test_a_thread_written_by_an_event_that_failed_is_read_again(page, monkeypatch):
+    """The failed event's copy of the thread holds what its savepoint rolled
+    back (its message as the latest): the next event must not write from it."""
+    (psid,) = waiting_customers(page, 1)
+    for seconds, text in ((10, "Un"), (30, "boom"), (20, "Trois")):
+        store(page, meta.customer(page.meta_page_id, psid, T0 + timedelta(seconds=seconds), text))
+    from inbox.services import away
+
+    after_customer_message = away.after_customer_message
+
+    def raises_on_boom(message):
+        if message.text == "boom":
+            raise DataError("a value its column cannot hold")
+        return after_customer_message(message)
+
+    monkeypatch.setattr(away, "after_customer_message", raises_on_boom)
+    assert ingestion.process_batch() == 3
+
+    conversation = thread_of(page, psid)
+    assert sorted(Message.objects.filter(conversation=conversation).values_list("text", flat=True)) == [
+        "Bonjour ?", "Trois", "Un"]
+    assert (conversation.preview, conversation.last_message_at) == ("Trois", T0 + timedelta(seconds=20))
 
 
 def test_the_same_message_twice_in_a_batch_is_stored_once(page):

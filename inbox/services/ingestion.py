@@ -169,7 +169,10 @@ def _events_of(delivery: Delivery) -> list[ev.Event]:
 def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, int]:
     """Apply a delivery's events; returns how many were applied and ignored."""
     applied = ignored = 0
+    batch = _batch.get()
     for event in events:
+        if batch is not None:
+            batch.written = None
         # Each event in its own savepoint: one bad event cannot take the
         # others of the batch down with it.
         try:
@@ -178,6 +181,8 @@ def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, i
                     applied += 1
                 else:
                     ignored += 1
+            if batch is not None:
+                batch.hand_back()  # not after a failure: its copy holds what was rolled back
         except IntegrityError:
             # A concurrent worker stored the same message first.
             ignored += 1
@@ -211,16 +216,27 @@ class _Batch:
     # an event of the batch meets them.
     absent_mids: set[tuple[int, str]]
     # Private threads read (and locked) when the batch began, by (Page,
-    # contact's Meta id), each until the first event of that contact: the
-    # row may change from then on through another object (an echo's
-    # reply, a read receipt), so later events read it again.
+    # contact's Meta id). An event of the contact takes its thread out: the
+    # row may change through another object (an echo's reply, a read
+    # receipt), and a later event then reads it again. A new message's event
+    # writes the thread through this object alone, and hands it back once
+    # it is stored (`hand_back`): the burst's next message reads nothing.
     threads: dict[tuple[int, str], Conversation]
     # The thread taken for the event being applied, if it was still there.
     current: Conversation | None = None
+    # The thread the event being applied wrote through, and its key.
+    written: tuple[tuple[int, str], Conversation] | None = None
     changed: set[tuple[int, int]] = field(default_factory=set)
 
     def take_thread(self, page: Page, contact_id: str) -> None:
         self.current = self.threads.pop((page.pk, contact_id), None)
+
+    def hand_back(self) -> None:
+        """The event is stored: its thread, as it wrote it, serves the next."""
+        if self.written is not None:
+            key, conversation = self.written
+            self.threads[key] = conversation
+            self.written = None
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("ingestion_batch", default=None)
@@ -376,23 +392,26 @@ def _private_thread_of(page: Page, contact_id: str) -> dict[str, object]:
 def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     """The customer's private conversation, row locked as `message_added`
     needs it: one query when the contact and the thread exist, as they do
-    for every message but a customer's first (none for the first event of
-    a contact in a batch: read with the batch's locks)."""
+    for every message but a customer's first (none in a batch for the
+    contact's first event, read with the batch's locks, nor for a message
+    after a stored one: `_Batch.hand_back`)."""
     batch = _batch.get()
     if batch is not None and batch.current is not None:
-        taken = batch.current
+        conversation: Conversation | None = batch.current
         batch.current = None
-        taken.page = page
-        return taken
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("contact")
-        .filter(**_private_thread_of(page, contact_id))
-        .first()
-    )
+    else:
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("contact")
+            .filter(**_private_thread_of(page, contact_id))
+            .first()
+        )
     if conversation is None:
-        return _private_conversation(page, _contact(page, contact_id), lock=True)
+        conversation = _private_conversation(page, _contact(page, contact_id), lock=True)
     conversation.page = page
+    if batch is not None:
+        # Its callers write the thread through this object only (message_added).
+        batch.written = ((page.pk, contact_id), conversation)
     return conversation
 
 
