@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from django.db.models import signals
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -68,3 +68,14 @@ def test_it_fails_as_save_does_when_the_row_is_gone(conversation):
 def test_nothing_listens_to_the_saves_it_skips(model):
     for signal in (signals.pre_save, signals.post_save):
         assert not signal.has_listeners(model), f"{signal} has a listener for {model.__name__}: rows skips it"
+
+
+def test_a_row_stored_already_is_skipped_only_when_asked(page, conversation):
+    values = {"page": page, "conversation": conversation, "direction": Direction.INBOUND, "timestamp": T0,
+              "mid": "m_once"}
+    Message.objects.create(**values)
+    again = Message(**values)
+    assert rows.insert(again, skip_stored=True) is False
+    assert again.pk is None and again._state.adding
+    with pytest.raises(IntegrityError):
+        rows.insert(Message(**values))

@@ -30,7 +30,7 @@ def _quoted(field: models.Field) -> str:
 
 
 @cache
-def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
+def _insert_sql(model: type[models.Model], skip_stored: bool) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
     fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated)
     if any(f.has_db_default() for f in fields):
@@ -39,20 +39,29 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...
     placeholders = ", ".join(["%s"] * len(fields))
     return (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - model names, values bound  # nosec B608 - model names, values bound
-        f"RETURNING {_quoted(meta.pk)}",
+        f"{'ON CONFLICT DO NOTHING ' if skip_stored else ''}RETURNING {_quoted(meta.pk)}",
         fields,
     )
 
 
-def insert(row: models.Model) -> None:
-    """INSERT a new row, as `row.save()` would; sets its primary key."""
-    sql, fields = _insert_sql(type(row))
+def insert(row: models.Model, *, skip_stored: bool = False) -> bool:
+    """INSERT a new row, as `row.save()` would; sets its primary key.
+
+    `skip_stored`: a row that one of the model's unique constraints says is
+    stored already (committed by another transaction, which the INSERT
+    waits for) is not inserted, and no IntegrityError is raised: returns
+    False, and `row` stays unsaved."""
+    sql, fields = _insert_sql(type(row), skip_stored)
     values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        (row.pk,) = cursor.fetchone()
+        returned = cursor.fetchone()
+    if returned is None:
+        return False
+    (row.pk,) = returned
     row._state.adding = False
     row._state.db = connection.alias
+    return True
 
 
 @cache
