@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import DatabaseError, connection, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 
 
 def _quoted(field: models.Field) -> str:
@@ -52,15 +52,16 @@ def insert(row: models.Model, *, skip_stored: bool = False) -> bool:
     waits for) is not inserted, and no IntegrityError is raised: returns
     False, and `row` stays unsaved."""
     sql, fields = _insert_sql(type(row), skip_stored)
-    values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy looks it up again
+    values = [field.get_db_prep_save(field.pre_save(row, True), db) for field in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, values)
         returned = cursor.fetchone()
     if returned is None:
         return False
     (row.pk,) = returned
     row._state.adding = False
-    row._state.db = connection.alias
+    row._state.db = db.alias
     return True
 
 
@@ -82,8 +83,9 @@ def update(row: models.Model, fields: Sequence[str]) -> None:
     would (an `auto_now` field among them takes the time now)."""
     names = tuple(dict.fromkeys(fields))
     sql, model_fields = _update_sql(type(row), names)
-    values = [field.get_db_prep_save(field.pre_save(row, False), connection) for field in model_fields]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    values = [field.get_db_prep_save(field.pre_save(row, False), db) for field in model_fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, [*values, row.pk])
         if cursor.rowcount != 1:
             # What save(update_fields=…) raises for a row that is gone.
