@@ -327,7 +327,12 @@ def celery_processing(ids: Sequence[int], *, concurrency: int, seconds: float, e
     published = time.perf_counter() - started
     stop_at = started + seconds
     pending = Delivery.objects.filter(pk__in=ids, processed_at__isnull=True)
-    while pending.exists() and time.perf_counter() < stop_at:
+    # Polled by their range of ids, not the list: the list's query cost this
+    # process 10 ms of CPU and PostgreSQL 5 more, every 20 ms, on the cores
+    # the worker measured here needs (the loop above has no poller). No
+    # other delivery in the range is fresh (the caller sees to it).
+    waiting = Delivery.objects.filter(processed_at__isnull=True, pk__range=(min(ids), max(ids)))
+    while waiting.exists() and time.perf_counter() < stop_at:
         time.sleep(0.02)
     made = _counts(before)
     wall = time.perf_counter() - started

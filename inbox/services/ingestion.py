@@ -38,7 +38,7 @@ from ..models import (
     Page,
     SendStatus,
 )
-from . import opportunities
+from . import opportunities, rows
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +167,25 @@ def _events_of(delivery: Delivery) -> list[ev.Event]:
 
 
 def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, int]:
-    """Apply a delivery's events; returns how many were applied and ignored."""
+    """Apply a delivery's events; returns how many were applied and ignored.
+
+    In a batch, an event that raises fails the whole batch (BatchFailed),
+    whose deliveries are then taken one by one, each event in a savepoint of
+    its own: one bad event cannot take the others down with it, and the
+    batch's events pay no SAVEPOINT and RELEASE each (two of a message's
+    four statements). The race an event of a batch does meet, a concurrent
+    worker storing the same message, does not raise (`rows.insert`'s
+    `skip_stored`)."""
     applied = ignored = 0
+    batch = _batch.get()
     for event in events:
-        # Each event in its own savepoint: one bad event cannot take the
-        # others of the batch down with it.
+        if batch is not None:
+            if apply_event(event, received_at=delivery.received_at):
+                applied += 1
+            else:
+                ignored += 1
+            batch.hand_back()
+            continue
         try:
             with transaction.atomic():
                 if apply_event(event, received_at=delivery.received_at):
@@ -211,16 +225,27 @@ class _Batch:
     # an event of the batch meets them.
     absent_mids: set[tuple[int, str]]
     # Private threads read (and locked) when the batch began, by (Page,
-    # contact's Meta id), each until the first event of that contact: the
-    # row may change from then on through another object (an echo's
-    # reply, a read receipt), so later events read it again.
+    # contact's Meta id). An event of the contact takes its thread out: the
+    # row may change through another object (an echo's reply, a read
+    # receipt), and a later event then reads it again. A new message's event
+    # writes the thread through this object alone, and hands it back once
+    # it is stored (`hand_back`): the burst's next message reads nothing.
     threads: dict[tuple[int, str], Conversation]
     # The thread taken for the event being applied, if it was still there.
     current: Conversation | None = None
+    # The thread the event being applied wrote through, and its key.
+    written: tuple[tuple[int, str], Conversation] | None = None
     changed: set[tuple[int, int]] = field(default_factory=set)
 
     def take_thread(self, page: Page, contact_id: str) -> None:
         self.current = self.threads.pop((page.pk, contact_id), None)
+
+    def hand_back(self) -> None:
+        """The event is stored: its thread, as it wrote it, serves the next."""
+        if self.written is not None:
+            key, conversation = self.written
+            self.threads[key] = conversation
+            self.written = None
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("ingestion_batch", default=None)
@@ -376,23 +401,26 @@ def _private_thread_of(page: Page, contact_id: str) -> dict[str, object]:
 def _locked_private_conversation(page: Page, contact_id: str) -> Conversation:
     """The customer's private conversation, row locked as `message_added`
     needs it: one query when the contact and the thread exist, as they do
-    for every message but a customer's first (none for the first event of
-    a contact in a batch: read with the batch's locks)."""
+    for every message but a customer's first (none in a batch for the
+    contact's first event, read with the batch's locks, nor for a message
+    after a stored one: `_Batch.hand_back`)."""
     batch = _batch.get()
     if batch is not None and batch.current is not None:
-        taken = batch.current
+        conversation: Conversation | None = batch.current
         batch.current = None
-        taken.page = page
-        return taken
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("contact")
-        .filter(**_private_thread_of(page, contact_id))
-        .first()
-    )
+    else:
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("contact")
+            .filter(**_private_thread_of(page, contact_id))
+            .first()
+        )
     if conversation is None:
-        return _private_conversation(page, _contact(page, contact_id), lock=True)
+        conversation = _private_conversation(page, _contact(page, contact_id), lock=True)
     conversation.page = page
+    if batch is not None:
+        # Its callers write the thread through this object only (message_added).
+        batch.written = ((page.pk, contact_id), conversation)
     return conversation
 
 
@@ -428,7 +456,7 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
             return True
         return False
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -442,6 +470,8 @@ def _apply_message(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         referral=event.referral,
         removed_at=at if event.is_deleted else None,
     )
+    if not rows.insert(message, skip_stored=True):
+        return False  # a concurrent worker stored it first (the thread and contact are the same)
     message_added(message, conversation=conversation)
     return True
 
@@ -480,7 +510,7 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         message_added(ours, since=moved_from)
         return True
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -492,6 +522,8 @@ def _apply_echo(page: Page, event: ev.MessageEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL,
         sent_at=at,
     )
+    if not rows.insert(message, skip_stored=True):
+        return False  # a concurrent worker stored it first (the thread and contact are the same)
     message_added(message, conversation=conversation)
     return True
 
@@ -500,7 +532,7 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
     if _may_be_stored(page, event.mid) and _existing(page, event.mid) is not None:
         return False
     conversation = _locked_private_conversation(page, event.contact_id)
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.mid,
@@ -512,6 +544,8 @@ def _apply_postback(page: Page, event: ev.PostbackEvent, at: datetime) -> bool:
         postback_payload=event.payload[:1000],
         referral=event.referral,
     )
+    if not rows.insert(message, skip_stored=True):
+        return False  # a concurrent worker stored it first (the thread and contact are the same)
     message_added(message, conversation=conversation)
     return True
 
@@ -648,7 +682,7 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
     # A Page comment sent from Réactif was stored before it went out and got
     # its id from the Graph API's answer; matched above by mid. Anything else
     # from the Page is a reply made elsewhere.
-    message = Message.objects.create(
+    message = Message(
         page=page,
         conversation=conversation,
         mid=event.comment_id,
@@ -660,6 +694,7 @@ def _add_comment(page: Page, event: ev.CommentEvent, at: datetime) -> bool:
         send_status=SendStatus.EXTERNAL if from_page else "",
         sent_at=at if from_page else None,
     )
+    rows.insert(message)
     message_added(message)
     return True
 
@@ -719,7 +754,7 @@ def message_added(
             fields += opportunities.refresh(
                 conversation=conversation, since=min(since or message.timestamp, message.timestamp), save=False
             )
-    conversation.save(update_fields=fields)
+    rows.update(conversation, fields)
     if message.is_customer_message:
         from . import away
 

@@ -29,7 +29,7 @@ from ..models import (
     ResponseOpportunityStatus,
     SendStatus,
 )
-from . import hours, rollups
+from . import hours, rollups, rows
 
 # Messages that take part in responsiveness: customer messages, Page replies
 # (sent or seen as echoes) and automatic ones (they end Meta's 24 h silence,
@@ -243,9 +243,9 @@ def _store(
         seen.add(opened_by)
         current = existing.get(opened_by)
         if current is None:
-            ResponseOpportunity.objects.create(
+            rows.insert(ResponseOpportunity(
                 page=page, conversation=conversation, kind=conversation.kind, opened_by_id=opened_by, **values
-            )
+            ))
             touched.add(ro.opened_at)
             continue
         changed = [name for name, value in values.items() if getattr(current, name) != value]
