@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.urls import reverse
@@ -19,8 +20,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from . import availability, fragments
-from .models import Conversation, ConversationKind, ConversationStatus, Page
+from .models import ConversationKind, ConversationStatus, Page
 from .templatetags.inbox_tags import duration_units, epoch_ms, format_duration
+
+if TYPE_CHECKING:
+    from .selectors import QueueItem
 
 
 class LocalTimes:
@@ -104,7 +108,7 @@ class QueueRow:
     status_url: str
 
 
-def build_rows(conversations: list[Conversation], now: datetime, *, user_id: int) -> list[tuple[QueueRow, str]]:
+def build_rows(conversations: list[QueueItem], now: datetime, *, user_id: int) -> list[tuple[QueueRow, str]]:
     """Each conversation's row and its countdown text, in the given order."""
     units = duration_units()
     conversation_url = urls_by_pk("inbox:conversation")
@@ -129,7 +133,6 @@ def build_rows(conversations: list[Conversation], now: datetime, *, user_id: int
             local = clock.local(conversation.last_message_at)
             last_iso = local.isoformat()
             last_text = f"{local:%H:%M}" if local.date() == clock.today else clock.day(local)
-        contact, assignee = conversation.contact, conversation.assignee
         row = QueueRow(
             pk=str(conversation.pk),
             at_risk_seconds=str(page.at_risk_seconds),
@@ -143,14 +146,14 @@ def build_rows(conversations: list[Conversation], now: datetime, *, user_id: int
             status=conversation.status,
             # Shown for a finished conversation only ("answered" otherwise).
             status_display="" if conversation.status == "open" else str(ConversationStatus(conversation.status).label),
-            contact_name=contact.display_name if contact else "",
+            contact_name=conversation.contact_name,
             preview=conversation.preview,
             post_id=conversation.post_id,
             received_while_closed=conversation.received_while_closed,
             last_message_iso=last_iso,
             last_message_text=last_text,
             page_name=page.name,
-            assignee_name=(assignee.first_name or assignee.username) if assignee else "",
+            assignee_name=conversation.assignee_name,
             is_mine=conversation.assignee_id is not None and conversation.assignee_id == user_id,
             url=conversation_url(conversation.pk),
             assign_url=assign_url(conversation.pk),

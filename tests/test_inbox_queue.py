@@ -64,6 +64,37 @@ def test_it_shows_countdown_contact_channel_preview_and_assignee(client, alice, 
     assert comment.conversation.kind == "public"
 
 
+def test_each_row_names_its_contact_and_assignee_as_the_conversation_does(client, alice, bob, charlie, page,
+                                                                          deliver):
+    from django.contrib.auth import get_user_model
+
+    from inbox.models import Contact
+
+    named = customer_writes(deliver, page, "p1", "un", seconds_ago=50, name="Camille Martin")
+    parts = customer_writes(deliver, page, "p2", "deux", seconds_ago=40)
+    Contact.objects.filter(pk=parts.contact_id).update(first_name="Léa", last_name="Bernard")
+    unknown = customer_writes(deliver, page, "p3", "trois", seconds_ago=30)
+    nobody = customer_writes(deliver, page, "p4", "quatre", seconds_ago=20)
+    Conversation.objects.filter(pk=nobody.pk).update(contact=None)  # an ad referral alone has no contact
+    get_user_model().objects.filter(pk=charlie.pk).update(first_name="")  # no first name: the username
+    Conversation.objects.filter(pk=named.pk).update(assignee=alice)
+    Conversation.objects.filter(pk=parts.pk).update(assignee=charlie)
+    Conversation.objects.filter(pk=unknown.pk).update(assignee=bob)
+    client.force_login(bob)
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    rows = dict(re.findall(r'data-conversation="(\d+)"(.*?)</li>', html, re.S))
+
+    def shown(conversation):
+        row = rows[str(conversation.pk)]
+        return (re.search(r'class="row-contact">([^<]*)<', row).group(1),
+                re.search(r'class="row-assignee[^"]*"[^>]*>([^<]*)<', row).group(1))
+
+    assert shown(named) == ("Camille Martin", "Alice")
+    assert shown(parts) == ("Léa Bernard", charlie.username)
+    assert shown(unknown) == ("Facebook user", "Me")
+    assert shown(nobody) == ("Unknown contact", "Unassigned")
+
+
 def test_it_marks_messages_received_while_closed(client, bob, page, deliver):
     AwayPeriod.objects.create(page=page, start=timezone.now() - timedelta(hours=1),
                               until=timezone.now() + timedelta(hours=2), created_by=bob)
