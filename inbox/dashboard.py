@@ -44,7 +44,7 @@ from .models import (
     Page,
     ResponseOpportunity,
     SendStatus,
-    contact_display_name,
+    joined_contact_display_name,
 )
 from .services.rollups import day_bounds, local_day
 
@@ -562,13 +562,6 @@ def _misses_within(win: Window, *, limit: int, newest: bool) -> QuerySet[Respons
     return qs.filter(opened_at__lt=day_bounds(tz, max(kept))[1]).order_by("opened_at")
 
 
-def _customer(name: str | None, first_name: str | None, last_name: str | None) -> str:
-    """A contact's display name from its columns read as values through a
-    join: "" without a contact (its columns are NULL; an existing contact's
-    are "" at worst)."""
-    return "" if name is None else contact_display_name(name, first_name or "", last_name or "")
-
-
 class Miss(NamedTuple):
     """One of the window's latest misses, as its line shows it."""
 
@@ -596,7 +589,7 @@ def recent_misses(win: Window, *, limit: int = RECENT_MISSES) -> list[Miss]:
     misses = []
     for (opened_at, clock_start, closed_at, seconds, conversation_id, name, first, last,
          responder_first, responder_last, responder_username) in rows:
-        customer = _customer(name, first, last)
+        customer = joined_contact_display_name(name, first, last)
         answered_by = ""
         if responder_username is not None:
             # The user model's own words (an unsaved instance: nothing is read).
@@ -837,7 +830,9 @@ def _most_urgent(waiting: QuerySet[Conversation]) -> Urgent | None:
     if row is None:
         return None
     pk, due_at, page_name, name, first_name, last_name = row
-    return Urgent(pk=pk, due_at=due_at, customer=_customer(name, first_name, last_name), page_name=page_name)
+    return Urgent(
+        pk=pk, due_at=due_at, customer=joined_contact_display_name(name, first_name, last_name), page_name=page_name
+    )
 
 
 def sla_status(*, user: Any, now: datetime | None = None, pages: Sequence[Page] | None = None) -> SlaStatus:

@@ -142,6 +142,13 @@ def contact_display_name(name: str, first_name: str, last_name: str) -> str:
     return name or " ".join(p for p in (first_name, last_name) if p) or gettext("Facebook user")
 
 
+def joined_contact_display_name(name: str | None, first_name: str | None, last_name: str | None) -> str:
+    """`contact_display_name` from a contact's columns read as values through
+    a join: "" without a contact (its columns are NULL; an existing contact's
+    are "" at worst)."""
+    return "" if name is None else contact_display_name(name, first_name or "", last_name or "")
+
+
 class ConversationKind(models.TextChoices):
     PRIVATE = "private", _("Private message")
     PUBLIC = "public", _("Public comment")

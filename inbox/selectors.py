@@ -22,7 +22,7 @@ from .models import (
     Message,
     Page,
     ResponseOpportunity,
-    contact_display_name,
+    joined_contact_display_name,
 )
 
 QUEUE_PAGE_SIZE = 50
@@ -65,11 +65,11 @@ class QueueItem:
     @classmethod
     def from_values(cls, values: tuple[Any, ...], pages: dict[int, Page]) -> QueueItem:
         (pk, page_id, kind, status, due_at, last_message_at, preview, post_id, received_while_closed,
-         contact_id, name, first_name, last_name, assignee_id, assignee_first_name, assignee_username) = values
+         name, first_name, last_name, assignee_id, assignee_first_name, assignee_username) = values
         return cls(
             pk=pk, page=pages[page_id], kind=kind, status=status, due_at=due_at, last_message_at=last_message_at,
             preview=preview, post_id=post_id, received_while_closed=received_while_closed,
-            contact_name=contact_display_name(name, first_name, last_name) if contact_id else "",
+            contact_name=joined_contact_display_name(name, first_name, last_name),
             assignee_id=assignee_id,
             assignee_name=(assignee_first_name or assignee_username) if assignee_id else "",
         )
@@ -103,7 +103,7 @@ def _cursor_time(text: str) -> datetime:
 # QueueItem.from_values's order.
 QUEUE_ITEM_COLUMNS = (
     "pk", "page_id", "kind", "status", "due_at", "last_message_at", "preview", "post_id", "received_while_closed",
-    "contact_id", "contact__name", "contact__first_name", "contact__last_name",
+    "contact__name", "contact__first_name", "contact__last_name",
     "assignee_id", "assignee__first_name", "assignee__username",
 )
 
@@ -181,11 +181,7 @@ def queue(
     # time (EncryptedTextField), the queue's largest cost after rendering.
     given_pages = {page.pk: page for page in pages} if isinstance(pages, list) else None
     rows: list[Any]
-    if not with_open_ro:
-        by_id = given_pages or {page.pk: page for page in pages}
-        rows = [QueueItem.from_values(values, by_id) for values in qs.values_list(*QUEUE_ITEM_COLUMNS)[: limit + 1]]
-        given_pages = None  # each item has its Page already
-    else:
+    if with_open_ro:
         qs = qs.select_related("contact", "assignee") if given_pages else qs.select_related("contact", "assignee", "page")
         qs = qs.prefetch_related(
             Prefetch(
@@ -195,18 +191,19 @@ def queue(
             )
         )
         rows = list(qs[: limit + 1])
+        for row in rows:
+            if given_pages:
+                row.page = given_pages[row.page_id]
+            row.open_ro = row.open_ros[0] if row.open_ros else None
+    else:
+        by_id = given_pages or {page.pk: page for page in pages}
+        rows = [QueueItem.from_values(values, by_id) for values in qs.values_list(*QUEUE_ITEM_COLUMNS)[: limit + 1]]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last_row = rows[-1]
         key = last_row.due_at if status == ConversationStatus.OPEN else last_row.last_message_at
         next_cursor = _encode_cursor(key.isoformat() if key else "", str(last_row.pk))
-    if given_pages:
-        for row in rows:
-            row.page = given_pages[row.page_id]
-    if with_open_ro:
-        for row in rows:
-            row.open_ro = row.open_ros[0] if row.open_ros else None  # type: ignore[attr-defined]
     return QueuePage(rows=rows, next_cursor=next_cursor)
 
 
@@ -242,8 +239,8 @@ THREAD_MESSAGE_FIELDS = (
     "conversation_id", "mid", "direction", "channel", "is_automatic", "timestamp", "text", "attachments",
     "postback_title", "parent_comment_id", "recipient_comment_id", "edit_history", "removed_at", "is_hidden",
     "reactions", "send_status", "send_error", "maybe_delivered",
-    "author__first_name", "author__username",
 )
+# What the thread and the assignee list show of a person.
 PERSON_FIELDS = ("first_name", "username")
 
 
@@ -264,7 +261,9 @@ def thread(conversation: Conversation, *, before: str | None = None, limit: int 
         messages_qs = messages_qs.filter(Q(timestamp__lt=before_at) | Q(timestamp=before_at, id__lt=int(pk)))
         events_qs = events_qs.filter(at__lt=before_at)
     newest_first = list(
-        messages_qs.select_related("author").only(*THREAD_MESSAGE_FIELDS).order_by("-timestamp", "-id")[: limit + 1]
+        messages_qs.select_related("author")
+        .only(*THREAD_MESSAGE_FIELDS, *(f"author__{name}" for name in PERSON_FIELDS))
+        .order_by("-timestamp", "-id")[: limit + 1]
     )
     earlier_cursor = None
     if len(newest_first) > limit:

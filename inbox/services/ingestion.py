@@ -180,28 +180,30 @@ def _apply_events(events: list[ev.Event], *, delivery: Delivery) -> tuple[int, i
     batch = _batch.get()
     for event in events:
         if batch is not None:
-            if apply_event(event, received_at=delivery.received_at):
-                applied += 1
-            else:
-                ignored += 1
+            stored = apply_event(event, received_at=delivery.received_at)
             batch.hand_back()
-            continue
-        try:
-            with transaction.atomic():
-                if apply_event(event, received_at=delivery.received_at):
-                    applied += 1
-                else:
-                    ignored += 1
-        except IntegrityError:
-            # A concurrent worker stored the same message first.
-            ignored += 1
-        except DataError:
-            # A value no real Meta event holds (an id longer than its
-            # column): this event is kept in the raw body and skipped, so
-            # it cannot hold back the others, or the delivery, forever.
-            log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
-            ignored += 1
+        else:
+            stored = _apply_in_savepoint(event, delivery=delivery)
+        applied += stored
+        ignored += not stored
     return applied, ignored
+
+
+def _apply_in_savepoint(event: ev.Event, *, delivery: Delivery) -> bool:
+    """One event, alone: whether it was stored. A failure is this event's
+    only, counted as ignored."""
+    try:
+        with transaction.atomic():
+            return apply_event(event, received_at=delivery.received_at)
+    except IntegrityError:
+        # A concurrent worker stored the same message first.
+        return False
+    except DataError:
+        # A value no real Meta event holds (an id longer than its
+        # column): this event is kept in the raw body and skipped, so
+        # it cannot hold back the others, or the delivery, forever.
+        log.warning("Delivery %s: an event could not be stored", delivery.pk, exc_info=True)
+        return False
 
 
 def _mark_processed(delivery_ids: Sequence[int], *, applied: int, ignored: int) -> None:
