@@ -12,6 +12,10 @@ can be stale; a deploy starts with an empty cache.
 Values that differ on every response (a countdown's text, the CSRF token, the
 page's own URL) stay out of the key: the template renders an unguessable
 `slot(name)` in their place, and `fill` puts the response's values in.
+
+Two caches, so that one kind of fragment never evicts the other: the lists'
+(queue rows, headers, dashboard rows), and conversations' thread lines
+(`THREAD`), far more numerous.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ from django.utils.translation import get_language
 # Fragments kept per process: the first pages of every filter an agency's
 # agents use (a queue row is ~1.5 kB: at most ~6 MB).
 CACHE_SIZE = 4096
+# Thread lines kept per process: the last 30 lines of ~270 conversations (a
+# Messenger line is ~0.8 kB, a customer's comment with its actions ~3 kB:
+# at most ~12 MB).
+THREAD_CACHE_SIZE = 8192
+
+LISTS = "lists"
+THREAD = "thread"
 
 # Random per process: no customer text can carry a slot.
 _SLOT = secrets.token_hex(16)
@@ -45,19 +56,22 @@ def active_language() -> str:
     return get_language() or settings.LANGUAGE_CODE
 
 
-def render(template_name: str, /, **values: Hashable) -> str:
+def render(template_name: str, space: str = LISTS, /, **values: Hashable) -> str:
     """`template_name` (a template or a partial) rendered with `values` and
-    nothing else: no request, no context processor."""
+    nothing else: no request, no context processor. `space`: which cache
+    keeps it (LISTS or THREAD)."""
     if settings.DEBUG:  # templates are edited live
         return get_template(template_name).render(values)
     key = tuple(sorted(values.items()))
-    return _render(template_name, active_language(), timezone.get_current_timezone_name(), key)
+    return _CACHES[space](template_name, active_language(), timezone.get_current_timezone_name(), key)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def _render(template_name: str, language: str, zone: str, values: tuple[tuple[str, Hashable], ...]) -> str:
     # `language` and `zone` are the active ones: they are in the key only.
     return get_template(template_name).render(dict(values))
+
+
+_CACHES = {LISTS: lru_cache(maxsize=CACHE_SIZE)(_render), THREAD: lru_cache(maxsize=THREAD_CACHE_SIZE)(_render)}
 
 
 def fill(html: str, **values: str) -> SafeString:
@@ -71,9 +85,10 @@ def fill(html: str, **values: str) -> SafeString:
     return mark_safe(html)  # noqa: S308 - autoescaped template output, escaped slots
 
 
-def cache_info() -> object:
-    return _render.cache_info()
+def cache_info(space: str = LISTS) -> object:
+    return _CACHES[space].cache_info()
 
 
 def cache_clear() -> None:
-    _render.cache_clear()
+    for cache in _CACHES.values():
+        cache.cache_clear()

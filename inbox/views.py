@@ -38,7 +38,7 @@ from django_htmx.middleware import HtmxDetails
 from templates_app import guidance
 from templates_app import services as saved_replies
 
-from . import live, presence, queue_rows, selectors, services
+from . import live, presence, queue_rows, selectors, services, thread_lines
 from .access import get_conversation_among, get_conversation_for_user, get_message_for_user
 from .forms import WAITING, AssignForm, HideForm, NoteForm, QueueFilterForm, ReplyForm, StatusForm
 from .hours_selectors import HoursStatus
@@ -273,18 +273,28 @@ def _window(conversation: Conversation, now: datetime) -> dict[str, Any] | None:
     return {"decision": decision, "text": text, "ends_at": ends_at, "allowed": decision.allowed}
 
 
-def _present_thread(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
+def _present_thread(
+    request: HttpRequest, conversation: Conversation, thread: selectors.Thread, now: datetime
+) -> list[Message]:
     """What each line of the thread shows, worked out in one pass: its time
     in the Page's zone, whether a comment answers another one, and a public
-    thread's per-comment actions. Returns the comments an agent can answer,
-    newest first."""
+    thread's per-comment actions; each message's line as HTML
+    (`line_html`, inbox.thread_lines). Returns the comments an agent can
+    answer, newest first."""
     times = queue_rows.LocalTimes(conversation.page.timezone, now)
     for entry in thread.entries:
-        item: Any = entry.message or entry.event
-        item.time_iso, item.time_text = times.day_and_time(entry.at)
+        if entry.event is not None:
+            entry.event.time_iso, entry.event.time_text = times.day_and_time(entry.at)  # type: ignore[attr-defined]
+    comments = _present_comments(conversation, thread, now)
+    lines = thread_lines.build_lines(conversation, thread.messages, times)
+    html = thread_lines.render_lines(lines, page=thread_lines.line_page(conversation), csrf_input=csrf_input(request))
+    for message, line_html in zip(thread.messages, html, strict=True):
+        message.line_html = line_html  # type: ignore[attr-defined]
+    return comments
+
+
+def _present_comments(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
     if conversation.kind != ConversationKind.PUBLIC:
-        for message in thread.messages:
-            message.is_reply = False  # type: ignore[attr-defined]
         return []
     private_replied = {
         m.recipient_comment_id for m in thread.messages
@@ -346,7 +356,7 @@ def _conversation_context(
         thread = selectors.thread(conversation, before=before)
     except ValueError:
         thread = selectors.thread(conversation)
-    comments = _present_thread(conversation, thread, now)
+    comments = _present_thread(request, conversation, thread, now)
     members = selectors.members_of(conversation.page)
     member_names = {m.pk: _display_name(m) for m in members}
     for entry in thread.entries:

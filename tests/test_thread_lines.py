@@ -157,3 +157,31 @@ def test_each_public_line_says_whose_comment_it_is_and_what_can_be_done(client, 
     assert "data-reply-to" not in lines[deleted.pk]  # a deleted comment cannot be answered
     for line in (lines[answer.pk], lines[private.pk]):
         assert "hide-menu" not in line
+
+
+def test_a_line_is_rendered_once_and_anew_when_anything_it_shows_changes(client, bob, page, deliver):
+    from inbox import fragments
+
+    conversation = customer_writes(deliver, page, "p1", "Bonjour", seconds_ago=600)
+    reply = out(conversation, 300, author=bob, text="Bonjour ! Bob", mid="m.reply")
+    failed = out(conversation, 200, author=bob, text="Raté", send_status=SendStatus.FAILED)
+    client.force_login(bob)
+    fragments.cache_clear()
+
+    first = lines_of(client.get(f"/c/{conversation.pk}/").content.decode())
+    assert status(first[reply.pk]) == ("is-sent", "Sent")
+    again = lines_of(client.get(f"/c/{conversation.pk}/").content.decode())
+    assert fragments.cache_info(fragments.THREAD).hits == 3
+    assert again[reply.pk] == first[reply.pk]  # the failed line differs by its CSRF token's mask only
+
+    # The customer read it: the same message is another line.
+    Conversation.objects.filter(pk=conversation.pk).update(contact_read_up_to=reply.timestamp)
+    read = lines_of(client.get(f"/c/{conversation.pk}/").content.decode())
+    assert status(read[reply.pk]) == ("is-seen", "Seen")
+    # Each response's own CSRF token, never the cached line's stand-in.
+    assert fragments.slot("csrf") not in read[failed.pk]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', read[failed.pk]).group(1)
+    assert len(token) == 64
+    # Another language is another line.
+    french = lines_of(client.get(f"/c/{conversation.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+    assert status(french[reply.pk]) == ("is-seen", "Vu")
