@@ -21,8 +21,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from . import fragments
-from .models import Channel, Contact, Conversation, ConversationKind, Direction, Message, SendStatus
+from .models import Channel, Contact, Conversation, ConversationKind, Direction, SendStatus
 from .queue_rows import LocalTimes, urls_by_pk
+from .selectors import ThreadMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class ThreadLine:
     hide_url: str
 
 
-def _css_class(message: Message, is_reply: bool) -> str:
+def _css_class(message: ThreadMessage, is_reply: bool) -> str:
     if message.channel == Channel.NOTE:
         classes = ["msg", "msg-note"]
     else:
@@ -114,13 +115,13 @@ class _Words:
         self.sent = _("Sent")
 
 
-def _author(message: Message, conversation: Conversation, words: _Words) -> str:
+def _author(message: ThreadMessage, conversation: Conversation, words: _Words) -> str:
     if message.direction == Direction.INBOUND:
         if conversation.kind == ConversationKind.PRIVATE or message.mid == conversation.root_comment_id:
             return words.contact
         return words.someone_else
-    if message.author is not None:
-        return message.author.first_name or message.author.get_username()
+    if message.author_name:
+        return message.author_name
     if message.is_automatic:
         return "Réactif"
     if message.send_status == SendStatus.EXTERNAL:
@@ -128,7 +129,7 @@ def _author(message: Message, conversation: Conversation, words: _Words) -> str:
     return words.page
 
 
-def _delivery(message: Message, conversation: Conversation, words: _Words) -> tuple[str, str]:
+def _delivery(message: ThreadMessage, conversation: Conversation, words: _Words) -> tuple[str, str]:
     """How far one of our replies went: sending, not sent, seen, delivered, sent."""
     if message.direction != Direction.OUTBOUND or message.channel == Channel.NOTE:
         return "", ""
@@ -167,7 +168,7 @@ def _edits(items: Any) -> tuple[str, ...]:
     return tuple(str(e.get("text") or "") if isinstance(e, dict) else "" for e in items or ())
 
 
-def build_lines(conversation: Conversation, messages: Iterable[Message], times: LocalTimes) -> list[ThreadLine]:
+def build_lines(conversation: Conversation, messages: Iterable[ThreadMessage], times: LocalTimes) -> list[ThreadLine]:
     """Each message's line, in the given order. `messages` went through the
     view's presentation first (`is_reply`, and for customers' comments
     `can_private_reply` and `private_reply_refusal`)."""

@@ -48,7 +48,6 @@ from .models import (
     ConversationKind,
     ConversationStatus,
     Direction,
-    Message,
     Page,
     SendStatus,
 )
@@ -275,7 +274,7 @@ def _window(conversation: Conversation, now: datetime) -> dict[str, Any] | None:
 
 def _present_thread(
     request: HttpRequest, conversation: Conversation, thread: selectors.Thread, now: datetime
-) -> list[Message]:
+) -> list[selectors.ThreadMessage]:
     """What each line of the thread shows, worked out in one pass: its time
     in the Page's zone, whether a comment answers another one, and a public
     thread's per-comment actions; each message's line as HTML
@@ -293,7 +292,9 @@ def _present_thread(
     return comments
 
 
-def _present_comments(conversation: Conversation, thread: selectors.Thread, now: datetime) -> list[Message]:
+def _present_comments(
+    conversation: Conversation, thread: selectors.Thread, now: datetime
+) -> list[selectors.ThreadMessage]:
     if conversation.kind != ConversationKind.PUBLIC:
         return []
     private_replied = {

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.middleware.csrf import _does_token_match
 from django.urls import reverse
 
-from inbox import charts, dashboard_views, fragments, queue_rows
+from inbox import charts, dashboard_views, fragments, queue_rows, thread_lines
 from inbox.templatetags.hours_tags import HeaderItem, TopbarStatus
 
 from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
@@ -69,8 +69,10 @@ def test_a_refused_switch_shows_its_error_on_that_line_only(client, bob, page, c
     assert 'class="form-error"' not in client.get("/").content.decode()
 
 
-def _partial_source(template: str, name: str) -> str:
+def _partial_source(template: str, name: str | None) -> str:
     whole = (settings.BASE_DIR / "templates" / template).read_text()
+    if name is None:  # a whole template
+        return whole
     source = whole[whole.index(f"{{% partialdef {name} %}}"):]
     return source[:source.index("{% endpartialdef %}")]
 
@@ -81,6 +83,7 @@ def _partial_source(template: str, name: str) -> str:
     ("dashboard/page.html", "miss", "row", dashboard_views.MissRow, set()),
     ("dashboard/page.html", "trend_day", "row", charts.TrendRow, set()),
     ("hours/_topbar_status.html", "status", "status", TopbarStatus, set()),
+    ("inbox/_message.html", None, "line", thread_lines.ThreadLine, {"csrf_input", "page"}),
 ])
 def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, key, slots):
     """A value the partial read from anywhere else would not be in the key,
@@ -93,9 +96,22 @@ def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, k
     names |= set(re.findall(r"{%\s*for\s+[\w, ]+\s+in\s+(\w+)", source))
     local = set(re.findall(r" as (\w+)\b", source)) | set(re.findall(r"\bwith (\w+)=", source))
     local |= set(re.findall(r"\bwith \w+=\S+ (\w+)=", source)) | set(re.findall(r"\bcount (\w+)=", source))
-    local |= set(re.findall(r"{%\s*for\s+([\w, ]+)\s+in", source)[0].replace(" ", "").split(",")) if "{% for" in source else set()
+    for names_in_loop in re.findall(r"{%\s*for\s+([\w, ]+)\s+in", source):
+        local |= set(names_in_loop.replace(" ", "").split(","))
     local |= {"forloop"} if "{% for" in source else set()  # the loop's own
     assert names - local <= {var} | slots, names - local
+
+
+def test_a_thread_line_hands_its_includes_only_what_it_holds():
+    """The line's includes read the line (as `message`), its attachments and
+    the Page's guidance settings, nothing else."""
+    fields = {f.name for f in dataclasses.fields(thread_lines.ThreadLine)}
+    guidance = _partial_source("templates_app/_comment_guidance.html", None)
+    assert set(re.findall(r"\bmessage\.(\w+)", guidance)) <= fields
+    assert set(re.findall(r"{{\s*(\w+)", guidance)) <= {"message", "sensitive"}
+    attachments = _partial_source("inbox/_attachments.html", None)
+    assert set(re.findall(r"\ba\.(\w+)", attachments)) <= {f.name for f in dataclasses.fields(thread_lines.LineAttachment)}
+    assert "m." not in attachments
 
 
 def test_the_topbar_status_is_rendered_once_per_content_and_follows_the_page(client, bob, page, clock):

@@ -417,12 +417,30 @@ def test_it_checks_access_on_the_layouts_memberships_without_reading_the_page_ag
 
 
 def test_it_reads_the_thread_newest_first_with_a_limit(client, bob, page, deliver):
+    other = customer_writes(deliver, page, "p2", "ailleurs", seconds_ago=5)
     conversation = customer_writes(deliver, page, "p1", "hello", seconds_ago=10)
+    first = conversation.messages.get()
+    Message.objects.bulk_create(
+        Message(page=page, conversation=thread, direction="in", text=f"n° {n}",
+                timestamp=first.timestamp - timedelta(minutes=n))
+        for thread in (conversation, other) for n in range(1, 3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_message")
     client.force_login(bob)
     sql = [q for q in _queries(client, f"/c/{conversation.pk}/") if 'FROM "inbox_message"' in q
            and '"inbox_message"."conversation_id" = ' in q]
     assert len(sql) == 1
-    assert 'ORDER BY "inbox_message"."timestamp" DESC, "inbox_message"."id" DESC LIMIT 101' in sql[0]
+    # Newest first (the timestamp is the statement's 6th column), 100 shown and one to know there is more…
+    assert re.search(r'ORDER BY (6|"inbox_message"\."timestamp") DESC, "inbox_message"\."id" DESC LIMIT 101$', sql[0])
+    assert re.search(r'SELECT "inbox_message"\."id" AS "pk", (\S+ AS "\w+", ){4}"inbox_message"\."timestamp"', sql[0])
+    # …walking the thread's index backwards from the newest: never sorting 3,000 messages.
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql[0]}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan Backward using msg_thread_order" in plan and "Sort" not in plan, plan
+    html = html_of(client.get(f"/c/{conversation.pk}/"))
+    assert "hello" in html and "n° 99<" in html and "n° 100<" not in html and "Show earlier messages" in html
 
 
 def test_it_suggests_a_private_reply_to_a_comment_holding_personal_data(client, bob, page, deliver):
