@@ -144,3 +144,14 @@ def test_with_debug_on_a_fragment_is_rendered_afresh_every_time(client, bob, pag
     assert header_line(first.content.decode(), page.pk).count("away-form") == 1
     info = fragments.cache_info()
     assert (info.hits, info.misses, info.currsize) == (0, 0, 0)
+
+
+def test_the_shortcuts_dialog_is_rendered_once_per_language(client, bob, page):
+    client.force_login(bob)
+    fragments.cache_clear()
+    dialog = re.compile(r'<dialog id="keys-help".*?</dialog>', re.S)
+    english = [dialog.search(client.get(path).content.decode()).group() for path in ("/", "/", "/")]
+    assert english[0] == english[1] == english[2] and "Keyboard shortcuts" in english[0]
+    misses = fragments.cache_info().misses
+    french = dialog.search(client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()).group()
+    assert "Raccourcis clavier" in french and fragments.cache_info().misses > misses

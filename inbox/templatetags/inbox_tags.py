@@ -17,6 +17,8 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import pgettext
 
+from .. import fragments
+
 register = template.Library()
 
 # Links in customer text: http(s) only. A trailing dot, comma or closing
@@ -130,3 +132,10 @@ def linkify(value: Any, autoescape: bool = True) -> SafeString:
 @register.simple_tag
 def link_rel() -> str:
     return LINK_REL
+
+
+@register.simple_tag
+def keys_help() -> SafeString:
+    """The keyboard shortcuts' dialog: the same words for everyone in a
+    language, so rendered once per language (inbox.fragments)."""
+    return fragments.fill(fragments.render("inbox/_keys_help.html"))
