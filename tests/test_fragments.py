@@ -155,3 +155,19 @@ def test_the_shortcuts_dialog_is_rendered_once_per_language(client, bob, page):
     misses = fragments.cache_info().misses
     french = dialog.search(client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()).group()
     assert "Raccourcis clavier" in french and fragments.cache_info().misses > misses
+
+
+def test_the_composers_saved_reply_addons_read_only_their_two_urls(client, bob, page, deliver):
+    source = _partial_source("templates_app/_composer_addons.html", None)
+    assert set(re.findall(r"{{\s*(\w+)", source)) == {"picker_url", "guidance_url"}
+    assert "{% if" not in source and "{% for" not in source
+    from .inbox_helpers import customer_writes
+
+    first = customer_writes(deliver, page, "p1", "Bonjour", seconds_ago=60)
+    second = customer_writes(deliver, page, "p2", "Hello", seconds_ago=30)
+    client.force_login(bob)
+    for conversation in (first, second):
+        html = client.get(f"/c/{conversation.pk}/").content.decode()
+        assert f'data-picker-url="/saved-replies/conversations/{conversation.pk}/picker/"' in html
+        assert f'hx-post="/saved-replies/conversations/{conversation.pk}/guidance/"' in html
+        assert fragments.slot("picker") not in html and fragments.slot("guidance") not in html

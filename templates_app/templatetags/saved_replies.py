@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from inbox import fragments
 
 from .. import selectors, wording
 
@@ -29,3 +33,14 @@ def comment_guidance(message: Any, page: Any = None) -> Any:
     if message is None:
         return None
     return selectors.comment_guidance(message=message, page=page if page else None)
+
+
+@register.simple_tag
+def composer_addons(conversation_pk: int) -> SafeString:
+    """The composer's saved-reply picker and guidance trigger: the same for
+    every conversation in a language, so rendered once per language
+    (inbox.fragments), with the conversation's two URLs put in."""
+    html = fragments.render("templates_app/_composer_addons.html", picker_url=fragments.slot("picker"),
+                            guidance_url=fragments.slot("guidance"))
+    return fragments.fill(html, picker=reverse("templates_app:picker", args=[conversation_pk]),
+                          guidance=reverse("templates_app:guidance", args=[conversation_pk]))
