@@ -12,7 +12,7 @@ from django.conf import settings
 from django.middleware.csrf import _does_token_match
 from django.urls import reverse
 
-from inbox import charts, dashboard_views, fragments, queue_rows, thread_lines
+from inbox import charts, conversation_head, dashboard_views, fragments, queue_rows, thread_lines
 from inbox.templatetags.hours_tags import HeaderItem, TopbarStatus
 
 from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
@@ -84,6 +84,7 @@ def _partial_source(template: str, name: str | None) -> str:
     ("dashboard/page.html", "trend_day", "row", charts.TrendRow, set()),
     ("hours/_topbar_status.html", "status", "status", TopbarStatus, set()),
     ("inbox/_message.html", None, "line", thread_lines.ThreadLine, {"csrf_input", "page"}),
+    ("inbox/conversation.html", "head_fragment", "head", conversation_head.ConversationHead, {"csrf_input", "oob"}),
 ])
 def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, key, slots):
     """A value the partial read from anywhere else would not be in the key,

@@ -185,3 +185,34 @@ def test_a_line_is_rendered_once_and_anew_when_anything_it_shows_changes(client,
     # Another language is another line.
     french = lines_of(client.get(f"/c/{conversation.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode())
     assert status(french[reply.pk]) == ("is-seen", "Vu")
+
+
+def test_the_header_follows_the_conversation_and_who_reads_it(client, alice, bob, page, deliver):
+    from inbox import services
+
+    conversation = customer_writes(deliver, page, "p1", "Bonjour", seconds_ago=60, name="Camille Martin")
+    head = re.compile(r'<header id="conv-head".*?</header>', re.S)
+    client.force_login(bob)
+    before = head.search(client.get(f"/c/{conversation.pk}/").content.decode()).group()
+    assert "Camille Martin" in before and ">Assign to me</button>" in before and "Boulangerie Dupain" in before
+    assert '<span class="badge status-open">Open</span>' in before and ">Reopen</button>" not in before
+
+    services.assign_conversation(conversation=conversation, assignee=bob, actor=alice)
+    snooze_until = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    Conversation.objects.filter(pk=conversation.pk).update(status="snoozed", snoozed_until=snooze_until)
+    mine = head.search(client.get(f"/c/{conversation.pk}/").content.decode()).group()
+    assert ">Assign to me</button>" not in mine and ">Reopen</button>" in mine
+    from zoneinfo import ZoneInfo
+
+    from django.utils.dateformat import format as date_format
+
+    local = snooze_until.astimezone(ZoneInfo("Europe/Paris"))
+    assert f'<span class="muted">until {date_format(local, "j N H:i")}</span>' in mine
+    assert '<span class="badge status-snoozed">Snoozed</span>' in mine
+
+    client.force_login(alice)  # another reader: not assigned to her
+    theirs = head.search(client.get(f"/c/{conversation.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()).group()
+    assert ">M'assigner</button>" in theirs and "Dans 1 heure" in theirs and "Ou à (Europe/Paris)" in theirs
+    assert 'hx-swap-oob="true"' not in theirs
+    refresh = client.get(f"/c/{conversation.pk}/?part=refresh", HTTP_HX_REQUEST="true").content.decode()
+    assert '<header id="conv-head" class="conv-head" hx-swap-oob="true">' in refresh

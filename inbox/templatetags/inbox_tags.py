@@ -139,3 +139,11 @@ def keys_help() -> SafeString:
     """The keyboard shortcuts' dialog: the same words for everyone in a
     language, so rendered once per language (inbox.fragments)."""
     return fragments.fill(fragments.render("inbox/_keys_help.html"))
+
+
+@register.simple_tag(takes_context=True)
+def conversation_head(context: Any) -> SafeString:
+    """The conversation page's header (inbox.conversation_head)."""
+    from ..conversation_head import head_html
+
+    return head_html(context)
