@@ -172,3 +172,18 @@ def test_the_composers_saved_reply_addons_read_only_their_two_urls(client, bob, 
         assert f'data-picker-url="/saved-replies/conversations/{conversation.pk}/picker/"' in html
         assert f'hx-post="/saved-replies/conversations/{conversation.pk}/guidance/"' in html
         assert fragments.slot("picker") not in html and fragments.slot("guidance") not in html
+
+
+def test_with_debug_on_a_conversation_renders_its_fragments_afresh(client, bob, page, deliver, settings):
+    from .inbox_helpers import customer_writes
+
+    settings.DEBUG = True
+    fragments.cache_clear()
+    conversation = customer_writes(deliver, page, "p1", "Bonjour", seconds_ago=60, name="Camille Martin")
+    client.force_login(bob)
+    html = client.get(f"/c/{conversation.pk}/").content.decode()
+    assert '<header id="conv-head"' in html and "Camille Martin" in html and 'id="keys-help"' in html
+    assert f'id="m{conversation.messages.get().pk}"' in html and "data-picker-url=" in html
+    for space in (fragments.LISTS, fragments.THREAD):
+        info = fragments.cache_info(space)
+        assert (info.hits, info.misses, info.currsize) == (0, 0, 0)
