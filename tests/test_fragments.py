@@ -12,7 +12,15 @@ from django.conf import settings
 from django.middleware.csrf import _does_token_match
 from django.urls import reverse
 
-from inbox import charts, conversation_head, dashboard_views, fragments, queue_rows, thread_lines
+from inbox import (
+    charts,
+    conversation_head,
+    dashboard_views,
+    fragments,
+    queue_rows,
+    thread_lines,
+    topbar,
+)
 from inbox.templatetags.hours_tags import HeaderItem, TopbarStatus
 
 from .hours_fixtures import clock_fixture, office_hours, paris  # noqa: F401 - a fixture
@@ -85,6 +93,7 @@ def _partial_source(template: str, name: str | None) -> str:
     ("hours/_topbar_status.html", "status", "status", TopbarStatus, set()),
     ("inbox/_message.html", None, "line", thread_lines.ThreadLine, {"csrf_input", "page"}),
     ("inbox/conversation.html", "head_fragment", "head", conversation_head.ConversationHead, {"csrf_input", "oob"}),
+    ("_topbar.html", None, "bar", topbar.Topbar, {"csrf_input", "next", "status"}),
 ])
 def test_a_cached_partial_reads_only_its_key_and_slots(template, partial, var, key, slots):
     """A value the partial read from anywhere else would not be in the key,
@@ -187,3 +196,26 @@ def test_with_debug_on_a_conversation_renders_its_fragments_afresh(client, bob, 
     for space in (fragments.LISTS, fragments.THREAD):
         info = fragments.cache_info(space)
         assert (info.hits, info.misses, info.currsize) == (0, 0, 0)
+
+
+def test_the_top_bar_follows_the_section_the_reader_and_the_language(client, alice, bob, page):
+    bar = re.compile(r'<header class="topbar">.*?</header>', re.S)
+    client.force_login(bob)
+    fragments.cache_clear()
+    queue = bar.search(client.get("/?view=mine&q=%22%3E").content.decode()).group()
+    assert '<a href="/" aria-current="page">Inbox</a>' in queue and 'href="/settings/"' not in queue  # an agent
+    assert '<span class="whoami">Bob</span>' in queue and '<option value="en" selected>EN</option>' in queue
+    assert re.findall(r'name="next" type="hidden" value="([^"]*)"', queue) == ["/?view=mine&amp;q=%22%3E"]
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', queue)
+    assert len(tokens) == 2 and all(_does_token_match(t, client.cookies["csrftoken"].value) for t in tokens)
+    assert 'id="topbar-availability"' in queue  # the Pages' pill, filled in
+    for name in ("csrf", "next", "status"):
+        assert fragments.slot(name) not in queue
+    dashboard = bar.search(client.get(f"/dashboard/{page.pk}/").content.decode()).group()
+    assert '<a href="/dashboard/" aria-current="page">Dashboard</a>' in dashboard
+    assert '<a href="/" >Inbox</a>' in dashboard
+    french = bar.search(client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()).group()
+    assert "Boîte de réception" in french and '<option value="fr" selected>FR</option>' in french
+    client.force_login(alice)  # an admin of the Page: Settings shows, with her name
+    admin = bar.search(client.get("/").content.decode()).group()
+    assert '<a href="/settings/" >Settings</a>' in admin and '<span class="whoami">Alice</span>' in admin

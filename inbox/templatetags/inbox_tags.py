@@ -147,3 +147,11 @@ def conversation_head(context: Any) -> SafeString:
     from ..conversation_head import head_html
 
     return head_html(context)
+
+
+@register.simple_tag(takes_context=True)
+def topbar(context: Any) -> SafeString:
+    """The layout's top bar (inbox.topbar)."""
+    from ..topbar import topbar_html
+
+    return topbar_html(context)
