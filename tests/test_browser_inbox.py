@@ -205,6 +205,22 @@ def test_a_hostile_message_renders_inert(tab, live_server, page, bob, deliver):
     assert tab.evaluate("window.__pwned") is None
 
 
+def test_a_closed_windows_send_button_looks_unusable(tab, live_server, page, bob, deliver):
+    """More than 24 hours after the customer's last message (and no
+    HUMAN_AGENT), Send is disabled: it must not look like a button that works."""
+    closed = customer_writes(deliver, page, "p-old", "Bonjour ?", seconds_ago=2 * 86400)
+    fresh = customer_writes(deliver, page, "p-new", "Bonjour !", seconds_ago=60)
+    sign_in(tab, "bob")
+    tab.goto(f"/c/{closed.pk}/")
+    send = tab.locator("#composer-send")
+    expect(send).to_be_disabled()
+    assert float(send.evaluate("e => getComputedStyle(e).opacity")) < 0.7
+    assert send.evaluate("e => getComputedStyle(e).cursor") == "not-allowed"
+    tab.goto(f"/c/{fresh.pk}/")
+    expect(send).to_be_enabled()
+    assert float(send.evaluate("e => getComputedStyle(e).opacity")) == 1
+
+
 def test_the_help_lists_the_keys_and_e_marks_done(tab, live_server, page, bob, deliver):
     conversation = customer_writes(deliver, page, "p1", "Bonjour", name="Camille Martin")
     sign_in(tab, "bob")
