@@ -76,6 +76,24 @@ def test_it_times_a_page_next_to_its_bare_sql(loaded):
         assert 0 < result["sql"]["p50_ms"] <= result["server"]["p95_ms"]
 
 
+def test_it_times_a_pages_calls_for_a_paired_comparison():
+    import re
+
+    from bench import profile
+
+    calls = []
+
+    def call():
+        calls.append(1)
+        return pages.SCENARIOS
+
+    line = profile.timing_line([call], n=7, warmup=2)
+    assert len(calls) == 9
+    figures = [float(x) for x in re.findall(r"(\d+\.\d+) ms", line)]
+    assert line.startswith("7 calls: CPU p50 ") and len(figures) == 4 and all(f >= 0 for f in figures)
+    assert figures[0] <= figures[1] and figures[2] <= figures[3]  # p50 ≤ p95
+
+
 def test_it_writes_each_figure_next_to_its_limit_ratio_first(tmp_path, monkeypatch):
     class Settings:
         small, large = 10_000, 1_000_000
