@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.template.backends.utils import csrf_input
+from django.urls import reverse
 from django.utils import dateformat
 from django.utils.safestring import SafeString
 
 from . import fragments
 from .forms import SNOOZE_CHOICES
-from .models import Contact, Conversation, ConversationKind, ConversationStatus
-from .queue_rows import urls_by_pk
+from .models import Conversation, ConversationKind, ConversationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +42,8 @@ class ConversationHead:
     snooze_choices: tuple[tuple[str, str], ...]
 
 
-def build_head(conversation: Conversation, contact: Contact | None, *, user_id: int | None) -> ConversationHead:
-    page = conversation.page
+def build_head(conversation: Conversation, *, user_id: int | None) -> ConversationHead:
+    page, contact = conversation.page, conversation.contact
     snoozed = ""
     if conversation.status == ConversationStatus.SNOOZED and conversation.snoozed_until:
         snoozed = dateformat.format(conversation.snoozed_until.astimezone(ZoneInfo(page.timezone)), "j N H:i")
@@ -56,8 +57,8 @@ def build_head(conversation: Conversation, contact: Contact | None, *, user_id: 
         page_name=page.name,
         page_timezone=page.timezone,
         assigned_to_me=user_id is not None and conversation.assignee_id == user_id,
-        status_url=urls_by_pk("inbox:status")(conversation.pk),
-        assign_url=urls_by_pk("inbox:assign")(conversation.pk),
+        status_url=reverse("inbox:status", args=[conversation.pk]),
+        assign_url=reverse("inbox:assign", args=[conversation.pk]),
         snooze_choices=tuple((value, str(label)) for value, label in SNOOZE_CHOICES if value != "custom"),
     )
 
@@ -70,8 +71,6 @@ def render_head(head: ConversationHead, *, oob: bool, csrf_input: str) -> SafeSt
 
 def head_html(context: Any) -> SafeString:
     """The header for a conversation page's template context."""
-    from django.template.backends.utils import csrf_input
-
     request = context["request"]
-    head = build_head(context["conversation"], context.get("contact"), user_id=request.user.pk)
+    head = build_head(context["conversation"], user_id=request.user.pk)
     return render_head(head, oob=bool(context.get("oob")), csrf_input=csrf_input(request))

@@ -37,7 +37,7 @@ from .forms_hours import (
     PageSettingsForm,
     TimezoneForm,
 )
-from .models import Page, Role
+from .models import Page, Role, person_name
 from .services import away, hours, page_settings
 
 SETTINGS = "hours/settings.html"
@@ -129,7 +129,7 @@ def _context(request: HtmxHttpRequest, page: Page, **extra: Any) -> dict[str, An
         ],
         "changes": [
             (row, ACTION_LABELS.get(row.action, row.action),
-             (row.actor.first_name or row.actor.username) if row.actor else _("command line"))
+             person_name(row.actor.first_name, row.actor.username) if row.actor else _("command line"))
             for row in hours_selectors.recent_changes(page)
         ],
         "day_errors": {},

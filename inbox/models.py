@@ -142,6 +142,13 @@ def contact_display_name(name: str, first_name: str, last_name: str) -> str:
     return name or " ".join(p for p in (first_name, last_name) if p) or gettext("Facebook user")
 
 
+def person_name(first_name: str | None, username: str | None) -> str:
+    """A member of the team as every page names them: their first name, else
+    their username; "" for nobody (a person's columns read as values through
+    a join are NULL without one)."""
+    return first_name or username or ""
+
+
 def joined_contact_display_name(name: str | None, first_name: str | None, last_name: str | None) -> str:
     """`contact_display_name` from a contact's columns read as values through
     a join: "" without a contact (its columns are NULL; an existing contact's

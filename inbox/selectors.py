@@ -24,6 +24,7 @@ from .models import (
     Page,
     ResponseOpportunity,
     joined_contact_display_name,
+    person_name,
 )
 
 QUEUE_PAGE_SIZE = 50
@@ -72,7 +73,7 @@ class QueueItem:
             preview=preview, post_id=post_id, received_while_closed=received_while_closed,
             contact_name=joined_contact_display_name(name, first_name, last_name),
             assignee_id=assignee_id,
-            assignee_name=(assignee_first_name or assignee_username) if assignee_id else "",
+            assignee_name=person_name(assignee_first_name, assignee_username) if assignee_id else "",
         )
 
 
@@ -214,8 +215,7 @@ class ThreadMessage:
     the comment guidance; the composer's choice of comment), read as values:
     building 30 model instances, their JSON fields and their authors was
     most of a long thread's reading (3 ms of CPU of 4, the SQL itself 0.3).
-    The view adds what it works out (`is_reply`, a comment's
-    `can_private_reply`, the line's HTML)."""
+    The view fills in the last four fields, which it works out."""
 
     pk: int
     mid: str | None
@@ -235,7 +235,12 @@ class ThreadMessage:
     send_status: str
     send_error: str
     maybe_delivered: bool
-    author_name: str  # who wrote it in Réactif (first name, else username); "" for nobody
+    author_name: str  # who wrote it in Réactif (models.person_name); "" for nobody
+    # Worked out by the view (views._present_thread):
+    is_reply: bool = False  # a comment answering another one
+    can_private_reply: bool | None = None  # a customer's comment: may it be answered in Messenger?
+    private_reply_refusal: str = ""  # …and if not, why
+    line_html: str = ""  # its line of the thread (inbox.thread_lines)
 
     @property
     def is_note(self) -> bool:
@@ -245,7 +250,7 @@ class ThreadMessage:
     def from_values(cls, row: tuple[Any, ...]) -> ThreadMessage:
         """From a row of THREAD_MESSAGE_COLUMNS."""
         *fields, first_name, username = row
-        fields.append(first_name or username or "")  # author_name
+        fields.append(person_name(first_name, username))  # author_name
         return cls(*fields)
 
 

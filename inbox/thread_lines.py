@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from . import fragments
-from .models import Channel, Contact, Conversation, ConversationKind, Direction, SendStatus
+from .models import Channel, Conversation, ConversationKind, Direction, SendStatus
 from .queue_rows import LocalTimes, urls_by_pk
 from .selectors import ThreadMessage
 
@@ -84,14 +84,14 @@ class ThreadLine:
     hide_url: str
 
 
-def _css_class(message: ThreadMessage, is_reply: bool) -> str:
-    if message.channel == Channel.NOTE:
+def _css_class(message: ThreadMessage) -> str:
+    if message.is_note:
         classes = ["msg", "msg-note"]
     else:
         classes = ["msg", "msg-in" if message.direction == Direction.INBOUND else "msg-out"]
     if message.is_automatic:
         classes.append("msg-auto")
-    if is_reply:
+    if message.is_reply:
         classes.append("msg-reply")
     if message.removed_at:
         classes.append("is-removed")
@@ -103,7 +103,8 @@ def _css_class(message: ThreadMessage, is_reply: bool) -> str:
 class _Words:
     """What a thread's lines say, translated once per thread."""
 
-    def __init__(self, conversation: Conversation, contact: Contact | None) -> None:
+    def __init__(self, conversation: Conversation) -> None:
+        contact = conversation.contact
         self.contact = contact.display_name if contact else _("Unknown contact")
         self.someone_else = _("Another person in the thread")
         self.page = conversation.page.name
@@ -131,7 +132,7 @@ def _author(message: ThreadMessage, conversation: Conversation, words: _Words) -
 
 def _delivery(message: ThreadMessage, conversation: Conversation, words: _Words) -> tuple[str, str]:
     """How far one of our replies went: sending, not sent, seen, delivered, sent."""
-    if message.direction != Direction.OUTBOUND or message.channel == Channel.NOTE:
+    if message.direction != Direction.OUTBOUND or message.is_note:
         return "", ""
     status = message.send_status
     if status in (SendStatus.QUEUED, SendStatus.SENDING):
@@ -172,7 +173,7 @@ def build_lines(conversation: Conversation, messages: Iterable[ThreadMessage], t
     """Each message's line, in the given order. `messages` went through the
     view's presentation first (`is_reply`, and for customers' comments
     `can_private_reply` and `private_reply_refusal`)."""
-    words = _Words(conversation, conversation.contact)
+    words = _Words(conversation)
     retry_url = urls_by_pk("inbox:retry")
     hide_url = urls_by_pk("inbox:hide")
     lines = []
@@ -185,10 +186,10 @@ def build_lines(conversation: Conversation, messages: Iterable[ThreadMessage], t
         )
         lines.append(ThreadLine(
             pk=str(message.pk),
-            css_class=_css_class(message, getattr(message, "is_reply", False)),
+            css_class=_css_class(message),
             direction=message.direction,
             channel=message.channel,
-            is_note=message.channel == Channel.NOTE,
+            is_note=message.is_note,
             is_automatic=message.is_automatic,
             is_removed=message.removed_at is not None,
             is_hidden=message.is_hidden,
@@ -207,8 +208,8 @@ def build_lines(conversation: Conversation, messages: Iterable[ThreadMessage], t
             maybe_delivered=failed and message.maybe_delivered,
             retry_url=retry_url(message.pk) if failed else "",
             is_open_comment=is_open_comment,
-            can_private_reply=getattr(message, "can_private_reply", None) if is_open_comment else None,
-            private_reply_refusal=getattr(message, "private_reply_refusal", "") if is_open_comment else "",
+            can_private_reply=message.can_private_reply if is_open_comment else None,
+            private_reply_refusal=message.private_reply_refusal if is_open_comment else "",
             hide_url=hide_url(message.pk) if is_open_comment else "",
         ))
     return lines

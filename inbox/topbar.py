@@ -18,6 +18,8 @@ from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString
 
 from . import fragments
+from .models import person_name
+from .templatetags.hours_tags import topbar_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,6 @@ def _urls(script_prefix: str) -> dict[str, str]:
 
 
 def topbar_html(context: Any) -> SafeString:
-    from .templatetags.hours_tags import topbar_status
-
     request = context["request"]
     user = context["user"]
     hours_status = context.get("hours_status")
@@ -57,7 +57,7 @@ def topbar_html(context: Any) -> SafeString:
     is_admin = hours_status is not None and hours_status.is_admin_anywhere
     bar = Topbar(
         nav=str(context.get("nav") or ""),
-        user_name=user.first_name or user.get_username(),
+        user_name=person_name(user.first_name, user.get_username()),
         language=fragments.active_language(),
         languages=tuple(code for code, _name in settings.LANGUAGES),
         queue_url=urls["queue_url"],

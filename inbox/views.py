@@ -50,6 +50,7 @@ from .models import (
     Direction,
     Page,
     SendStatus,
+    person_name,
 )
 from .services import SendRefused
 from .templatetags.inbox_tags import duration_units, epoch_ms, format_duration
@@ -95,7 +96,7 @@ def _user_id(request: HtmxHttpRequest) -> int:
 
 
 def _display_name(user: Any) -> str:
-    return user.first_name or user.get_username()
+    return person_name(user.first_name, user.get_username())
 
 
 # --- Live updates -------------------------------------------------------------
@@ -288,7 +289,7 @@ def _present_thread(
     lines = thread_lines.build_lines(conversation, thread.messages, times)
     html = thread_lines.render_lines(lines, page=thread_lines.line_page(conversation), csrf_input=csrf_input(request))
     for message, line_html in zip(thread.messages, html, strict=True):
-        message.line_html = line_html  # type: ignore[attr-defined]
+        message.line_html = line_html
     return comments
 
 
@@ -303,7 +304,7 @@ def _present_comments(
     }
     comments = []
     for message in thread.messages:
-        message.is_reply = (  # type: ignore[attr-defined]
+        message.is_reply = (
             message.channel in (Channel.COMMENT, Channel.PRIVATE_REPLY)
             and message.parent_comment_id not in ("", conversation.post_id)
         )
@@ -312,8 +313,8 @@ def _present_comments(
                 now=now, comment_created_at=message.timestamp,
                 already_private_replied=message.mid in private_replied,
             )
-            message.can_private_reply = decision.allowed  # type: ignore[attr-defined]
-            message.private_reply_refusal = (  # type: ignore[attr-defined]
+            message.can_private_reply = decision.allowed
+            message.private_reply_refusal = (
                 "" if decision.allowed else services.sending.private_reply_refusal_text(decision.reason)
             )
             comments.append(message)
@@ -375,8 +376,6 @@ def _conversation_context(
         "ro": _ro_state(conversation, now),
         "now": now,
         "units": duration_units(),
-        "status_form": StatusForm(page=conversation.page),
-        "statuses": ConversationStatus,
         "is_public": conversation.kind == ConversationKind.PUBLIC,
         "composer_text": "",
         "composer_channel": Channel.COMMENT if conversation.kind == ConversationKind.PUBLIC else Channel.MESSENGER,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from .. import fragments
 from ..hours_selectors import PageAvailability
+from ..models import person_name
 
 register = template.Library()
 
@@ -124,7 +125,7 @@ def header_item(
         has_away=away is not None,
         away_until=local_when(away.until, tz) if away else "",
         away_start=local_when(away.start, tz) if away else "",
-        away_by=(away.created_by.first_name or away.created_by.username) if away and away.created_by else "",
+        away_by=person_name(away.created_by.first_name, away.created_by.username) if away and away.created_by else "",
         opens_after_away=bool(item.next_change and item.next_change != (away.until if away else None)),
         waiting=item.waiting,
         durations=durations,
